@@ -182,7 +182,10 @@ class TenantEmailSync:
             # Only the owner can fix these; retrying a dead grant every hour achieves nothing.
             # The window is recorded so the reconnect can recover it.
             self.registry.record_missed_window(
-                conn.connection_id, window.start, window.end, conn.status,
+                conn.connection_id,
+                window.start,
+                window.end,
+                conn.status,
                 conn.status_cause_code or conn.status,
             )
             out.attempted = False
@@ -213,7 +216,9 @@ class TenantEmailSync:
             out.status = ConnectionStatus.ACTIVE.value
             if conn.status != ConnectionStatus.ACTIVE:
                 self.registry.set_status(
-                    conn.connection_id, ConnectionStatus.ACTIVE, "sync_succeeded",
+                    conn.connection_id,
+                    ConnectionStatus.ACTIVE,
+                    "sync_succeeded",
                     "the mailbox synced normally again",
                 )
         finally:
@@ -245,8 +250,9 @@ class TenantEmailSync:
                 returned.add(raw.provider_message_id)
                 parsed = parse(raw)
                 if isinstance(parsed, QuarantinedRecord):
-                    quarantined.append(_quarantine_row(tenant_id, conn.connection_id, parsed,
-                                                       window, now))
+                    quarantined.append(
+                        _quarantine_row(tenant_id, conn.connection_id, parsed, window, now)
+                    )
                 elif not is_syncable(parsed.labels):
                     out.skipped_labels += 1
                 else:
@@ -263,7 +269,10 @@ class TenantEmailSync:
         if rows:
             self.warehouse.upsert("raw_emails", rows, RAW_EMAIL_KEY)
             self.warehouse.delete_keys(
-                "quarantined_messages", tenant_id, connection_id, "provider_message_id",
+                "quarantined_messages",
+                tenant_id,
+                connection_id,
+                "provider_message_id",
                 [r["provider_message_id"] for r in rows],
             )
         if quarantined:

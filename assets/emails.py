@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dagster as dg
+from resources.google_resource import GoogleWorkspaceResource
 
 from assets.email_sync import ConnectionSyncResult, TenantEmailSync, TenantSyncResult
 from orchestration.partitions import split_tenant_day_key, tenant_day_partitions
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
-from resources.google_resource import GoogleWorkspaceResource
 from resources.provider import ConnectionFailure, ConnectionStatus, MailConnector, SyncWindow
 from resources.registry import Connection
 
@@ -91,9 +91,7 @@ def raw_emails(
 ) -> dg.MaterializeResult:
     tenant_id, day = split_tenant_day_key(context.partition_key)
     store = warehouse.get()
-    sync = TenantEmailSync(
-        vault.registry(store), store, connector_factory(google), log=context.log
-    )
+    sync = TenantEmailSync(vault.registry(store), store, connector_factory(google), log=context.log)
     result = sync.sync(
         tenant_id,
         SyncWindow.for_day(day),

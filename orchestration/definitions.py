@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dagster as dg
+from resources.google_resource import GoogleWorkspaceResource
 
 from assets.emails import raw_emails
 from orchestration.jobs import email_sync_job
 from orchestration.schedules import hourly_sync_schedule
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
-from resources.google_resource import GoogleWorkspaceResource
 from resources.settings import default_warehouse_url
 from sensors.tenant_partitions import tenant_partitions_sensor
 

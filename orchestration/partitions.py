@@ -21,7 +21,7 @@ day_partitions = dg.DailyPartitionsDefinition(
     timezone="UTC",
     end_offset=1,
 )
-"""UTC days; `end_offset=1` makes today's (still filling) day a partition the hourly sync can run."""
+"""UTC days; `end_offset=1` makes today (still filling) a partition the hourly sync can run."""
 
 tenant_day_partitions = dg.MultiPartitionsDefinition(
     {TENANT_DIMENSION: tenant_partitions, DAY_DIMENSION: day_partitions}

@@ -36,9 +36,7 @@ CREDENTIAL_STATUSES = frozenset(
 )
 """Failures only the mailbox owner can fix: they alert at once and syncing waits for a reconnect."""
 
-TRANSIENT_STATUSES = frozenset(
-    {ConnectionStatus.THROTTLED, ConnectionStatus.NO_SERVICE_CONNECTION}
-)
+TRANSIENT_STATUSES = frozenset({ConnectionStatus.THROTTLED, ConnectionStatus.NO_SERVICE_CONNECTION})
 """Failures that usually heal by themselves: they alert only when they persist."""
 
 

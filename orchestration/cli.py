@@ -1,0 +1,352 @@
+"""`touchpoint`: the command line that manages keys, the warehouse schema, tenants and connections.
+
+Refresh tokens are read from stdin or from a named environment variable, never from argv,
+where any user on the machine could read them with `ps`. Expected failures (unknown tenant, bad
+slug, missing or wrong key, unusable URL, unreachable database) print one line to stderr and
+exit 2; their texts are built to contain no token.
+
+Extending: `build_parser()` returns the parser and its subcommand action; each subcommand sets
+`handler` (a function of the parsed arguments returning the exit code) with `set_defaults`, and
+`main` dispatches on it. A new command is one `add_parser` call plus its handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from resources import settings
+from resources.registry import PROVIDERS, Connection, Registry, RegistryError, Tenant
+from resources.secrets import SecretKeyError, generate_key
+from resources.warehouse import Warehouse, WarehouseError
+
+EXIT_USAGE = 2
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class CommandError(Exception):
+    """An expected failure of a command, shown to the user as one line."""
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, Any]:
+    """The `touchpoint` parser and its subparsers action (for adding commands)."""
+    parser = argparse.ArgumentParser(
+        prog="touchpoint",
+        description="Manage Touchpoint's warehouse, tenants and mailbox connections.",
+    )
+    parser.add_argument(
+        "--warehouse-url",
+        default=None,
+        help=(
+            f"SQLAlchemy URL of the warehouse (default: ${settings.WAREHOUSE_URL_ENV}, or a "
+            "SQLite file in the local state folder)"
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    keygen = commands.add_parser("keygen", help="print a new key for TOUCHPOINT_SECRET_KEY")
+    keygen.set_defaults(handler=cmd_keygen)
+
+    migrate = commands.add_parser("migrate", help="bring the warehouse schema up to date")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    _add_tenant_commands(commands)
+    _add_connection_commands(commands)
+    return parser, commands
+
+
+def _add_tenant_commands(commands: Any) -> None:
+    tenants = commands.add_parser("tenants", help="add and list tenants")
+    sub = tenants.add_subparsers(dest="tenants_command", metavar="ACTION", required=True)
+
+    add = sub.add_parser("add", help="register a tenant")
+    add.add_argument("--slug", required=True, help="tenant id: lowercase letters, digits, -")
+    add.add_argument("--name", required=True, help="display name")
+    add.add_argument(
+        "--internal-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="a domain of the tenant's own staff (repeatable)",
+    )
+    add.add_argument(
+        "--blocked-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="a domain whose mail never counts as engagement (repeatable)",
+    )
+    add.add_argument("--time-zone", default="UTC", help="IANA time zone (default: UTC)")
+    add.set_defaults(handler=cmd_tenants_add)
+
+    list_ = sub.add_parser("list", help="list tenants")
+    list_.add_argument("--json", action="store_true", help="print JSON")
+    list_.set_defaults(handler=cmd_tenants_list)
+
+
+def _add_connection_commands(commands: Any) -> None:
+    connections = commands.add_parser("connections", help="add, list and inspect connections")
+    sub = connections.add_subparsers(dest="connections_command", metavar="ACTION", required=True)
+
+    add = sub.add_parser("add", help="connect a mailbox (token from stdin or an env variable)")
+    add.add_argument("--tenant", required=True, help="tenant slug")
+    add.add_argument("--owner", required=True, help="mailbox owner's email address")
+    add.add_argument("--provider", required=True, choices=PROVIDERS)
+    add.add_argument(
+        "--alias", action="append", default=[], help="another address of the owner (repeatable)"
+    )
+    add.add_argument(
+        "--scope", action="append", default=[], help="an OAuth scope granted (repeatable)"
+    )
+    add.add_argument(
+        "--authorized-at",
+        metavar="ISO",
+        help="when the owner granted access, e.g. 2026-11-01T09:00:00Z (default: now)",
+    )
+    source = add.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--refresh-token-stdin", action="store_true", help="read the refresh token from stdin"
+    )
+    source.add_argument(
+        "--refresh-token-env",
+        metavar="VAR",
+        help="read the refresh token from this environment variable",
+    )
+    add.set_defaults(handler=cmd_connections_add)
+
+    list_ = sub.add_parser("list", help="list connections (never shows tokens)")
+    list_.add_argument("--tenant", help="only this tenant's connections")
+    list_.add_argument("--json", action="store_true", help="print JSON")
+    list_.set_defaults(handler=cmd_connections_list)
+
+    history = sub.add_parser("history", help="show a connection's status changes")
+    history.add_argument("connection_id", metavar="CONNECTION_ID")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.set_defaults(handler=cmd_connections_history)
+
+
+def open_warehouse(args: argparse.Namespace) -> Warehouse:
+    """The warehouse the command works on, migrated (commands migrate on first use)."""
+    warehouse = Warehouse(args.warehouse_url or settings.default_warehouse_url())
+    warehouse.migrate()
+    return warehouse
+
+
+def cmd_keygen(_args: argparse.Namespace) -> int:
+    print(generate_key())
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    warehouse = Warehouse(args.warehouse_url or settings.default_warehouse_url())
+    try:
+        applied = warehouse.migrate()
+        current = warehouse.applied_migrations()
+    finally:
+        warehouse.dispose()
+    if applied:
+        print(
+            f"applied migration(s) {', '.join(map(str, applied))}; schema at version {current[-1]}"
+        )
+    else:
+        print(f"schema already at version {current[-1]}")
+    return 0
+
+
+def cmd_tenants_add(args: argparse.Namespace) -> int:
+    with open_warehouse(args) as warehouse:
+        tenant = Registry(warehouse).add_tenant(
+            args.slug,
+            args.name,
+            internal_domains=args.internal_domain,
+            blocked_domains=args.blocked_domain,
+            time_zone=args.time_zone,
+        )
+    print(f"added tenant {tenant.tenant_id} ({tenant.name})")
+    return 0
+
+
+def cmd_tenants_list(args: argparse.Namespace) -> int:
+    with open_warehouse(args) as warehouse:
+        tenants = Registry(warehouse).list_tenants()
+    if args.json:
+        print(json.dumps([_tenant_json(t) for t in tenants], indent=2))
+        return 0
+    _print_table(
+        ["TENANT", "NAME", "TIME ZONE", "INTERNAL DOMAINS", "BLOCKED DOMAINS"],
+        [
+            [
+                t.tenant_id,
+                t.name,
+                t.time_zone,
+                ",".join(t.internal_domains),
+                ",".join(t.blocked_domains),
+            ]
+            for t in tenants
+        ],
+    )
+    return 0
+
+
+def cmd_connections_add(args: argparse.Namespace) -> int:
+    token = _read_refresh_token(args)
+    authorized_at = _parse_aware_datetime(args.authorized_at) if args.authorized_at else None
+    with open_warehouse(args) as warehouse:
+        connection = Registry(warehouse).add_connection(
+            args.tenant,
+            args.owner,
+            args.provider,
+            token,
+            aliases=args.alias,
+            scopes=args.scope,
+            authorized_at=authorized_at,
+        )
+    print(connection.connection_id)
+    return 0
+
+
+def cmd_connections_list(args: argparse.Namespace) -> int:
+    with open_warehouse(args) as warehouse:
+        connections = Registry(warehouse).list_connections(tenant_id=args.tenant)
+    if args.json:
+        print(json.dumps([_connection_json(c) for c in connections], indent=2))
+        return 0
+    _print_table(
+        ["CONNECTION", "TENANT", "PROVIDER", "OWNER", "STATUS", "SINCE", "CAUSE"],
+        [
+            [
+                c.connection_id,
+                c.tenant_id,
+                c.provider,
+                c.owner_email,
+                c.status.value,
+                c.status_changed_at.isoformat(timespec="seconds"),
+                c.status_cause_code or "",
+            ]
+            for c in connections
+        ],
+    )
+    return 0
+
+
+def cmd_connections_history(args: argparse.Namespace) -> int:
+    with open_warehouse(args) as warehouse:
+        changes = Registry(warehouse).status_history(args.connection_id)
+    rows = [
+        {
+            "changed_at": ch.changed_at.isoformat(),
+            "previous_status": ch.previous_status.value if ch.previous_status else None,
+            "status": ch.status.value,
+            "cause_code": ch.cause_code,
+            "explanation": ch.explanation,
+        }
+        for ch in changes
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    _print_table(
+        ["CHANGED AT", "FROM", "TO", "CAUSE", "EXPLANATION"],
+        [
+            [
+                r["changed_at"],
+                r["previous_status"] or "-",
+                r["status"],
+                r["cause_code"] or "",
+                r["explanation"] or "",
+            ]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+def _read_refresh_token(args: argparse.Namespace) -> str:
+    if args.refresh_token_stdin:
+        token = sys.stdin.read().strip()
+        if not token:
+            raise CommandError("no refresh token on stdin")
+        return token
+    token = os.environ.get(args.refresh_token_env, "").strip()
+    if not token:
+        raise CommandError(f"environment variable {args.refresh_token_env} is unset or empty")
+    return token
+
+
+def _parse_aware_datetime(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--authorized-at {text!r} is not an ISO 8601 date-time") from None
+    if value.tzinfo is None:
+        raise CommandError(f"--authorized-at {text!r} needs a time zone, e.g. 2026-11-01T09:00:00Z")
+    return value
+
+
+def _tenant_json(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant.tenant_id,
+        "name": tenant.name,
+        "internal_domains": list(tenant.internal_domains),
+        "blocked_domains": list(tenant.blocked_domains),
+        "time_zone": tenant.time_zone,
+    }
+
+
+def _connection_json(connection: Connection) -> dict[str, Any]:
+    return {
+        "connection_id": connection.connection_id,
+        "tenant_id": connection.tenant_id,
+        "owner_email": connection.owner_email,
+        "aliases": list(connection.aliases),
+        "provider": connection.provider,
+        "scopes": list(connection.scopes),
+        "authorized_at": connection.authorized_at.isoformat(),
+        "status": connection.status.value,
+        "status_changed_at": connection.status_changed_at.isoformat(),
+        "status_cause_code": connection.status_cause_code,
+        "status_explanation": connection.status_explanation,
+    }
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _database_error_text(exc: sa.exc.DBAPIError) -> str:
+    """The driver's own first line (e.g. 'connection refused'), without SQL or parameters."""
+    original = exc.orig if exc.orig is not None else exc
+    first_line = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    return f"warehouse database error: {first_line}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `touchpoint` console script; returns the exit code."""
+    parser, _ = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except (CommandError, RegistryError, SecretKeyError, WarehouseError) as exc:
+        message = str(exc)
+    except sa.exc.DBAPIError as exc:
+        message = _database_error_text(exc)
+    print(f"touchpoint: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

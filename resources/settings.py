@@ -1,0 +1,37 @@
+"""Where Touchpoint keeps its local state, and the environment variables that move it.
+
+The demo needs no server: by default the warehouse is a SQLite file in a state folder under the
+current directory. Production and CI point TOUCHPOINT_WAREHOUSE_URL at PostgreSQL instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_ENV = "TOUCHPOINT_HOME"
+"""Overrides the local state folder (default: `<cwd>/.touchpoint`)."""
+
+WAREHOUSE_URL_ENV = "TOUCHPOINT_WAREHOUSE_URL"
+"""SQLAlchemy URL of the warehouse (default: a SQLite file in the state folder)."""
+
+SECRET_KEY_ENV = "TOUCHPOINT_SECRET_KEY"
+"""Fernet key (or comma-separated keys, newest first) that encrypts refresh tokens at rest."""
+
+STATE_DIR_NAME = ".touchpoint"
+
+
+def state_dir() -> Path:
+    """The local state folder, created on first use so callers can write into it directly."""
+    configured = os.environ.get(HOME_ENV)
+    path = Path(configured).expanduser() if configured else Path.cwd() / STATE_DIR_NAME
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+def default_warehouse_url() -> str:
+    """TOUCHPOINT_WAREHOUSE_URL, or the embedded SQLite warehouse in the state folder."""
+    configured = os.environ.get(WAREHOUSE_URL_ENV)
+    if configured:
+        return configured
+    return f"sqlite:///{state_dir() / 'warehouse.db'}"

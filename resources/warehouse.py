@@ -1,0 +1,387 @@
+"""The warehouse: one SQLAlchemy 2 Core engine over SQLite (embedded) or PostgreSQL (production).
+
+What differs between the backends lives here and nowhere else: engine setup, the migration
+lock, and the bulk upsert fast path (SQLite: executemany of INSERT ... ON CONFLICT; PostgreSQL:
+COPY into a temporary staging table, then one INSERT ... SELECT ... ON CONFLICT).
+Engines are created with `hide_parameters=True`, so a database error never prints the bound
+values (an encrypted token, a subject line) in its text.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from resources.migrations import MIGRATIONS, SCHEMA_MIGRATIONS, UTCDateTime, schema_metadata, to_utc
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CHUNK_ROWS = 5_000
+POSTGRES_CHUNK_ROWS = 20_000
+IN_LOOKUP_CHUNK = 500
+MIGRATION_LOCK_KEY = 0x7470_6D69_6772  # "tpmigr": one advisory lock per database
+_IMMEDIATE = "touchpoint_immediate"
+
+
+class WarehouseError(Exception):
+    """A warehouse URL or request that cannot work; the text is safe to show to a user."""
+
+
+def normalise_url(url: str) -> sa.URL:
+    """Parse `url`, map bare `postgresql://` to psycopg2 and refuse what the warehouse can't use.
+
+    psycopg2 is required on PostgreSQL because the bulk path uses its `copy_expert`, and because
+    SQLAlchemy 2.1 would otherwise pick psycopg 3 (see FIELD-NOTES).
+    """
+    try:
+        parsed = sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError, TypeError):
+        raise WarehouseError(
+            "the warehouse URL is not a valid SQLAlchemy URL "
+            "(expected sqlite:///path/to/file.db or postgresql://user@host:port/dbname)"
+        ) from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgresql", "postgres"):
+        if driver not in ("", "psycopg2"):
+            raise WarehouseError(
+                f"the warehouse needs the psycopg2 driver on PostgreSQL, not {driver!r} "
+                "(use postgresql:// or postgresql+psycopg2://)"
+            )
+        return parsed.set(drivername="postgresql+psycopg2")
+    if backend == "sqlite":
+        if driver not in ("", "pysqlite"):
+            raise WarehouseError(f"unsupported SQLite driver {driver!r} (use sqlite:///path)")
+        if parsed.database in (None, "", ":memory:") or parsed.database.startswith("file:"):
+            raise WarehouseError(
+                "the SQLite warehouse must be a file path (sqlite:///path/to/warehouse.db) so "
+                "that several threads and processes can share it"
+            )
+        return parsed.set(drivername="sqlite")
+    raise WarehouseError(f"unsupported warehouse backend {backend!r}; use sqlite or postgresql")
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Warehouse:
+    """The engine, the schema's tables and the write paths everyone shares."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.dialect: str = self.url.get_backend_name()
+        self.metadata = schema_metadata()
+        self.tables: Mapping[str, sa.Table] = self.metadata.tables
+        self.engine = self._sqlite_engine() if self.dialect == "sqlite" else self._postgres_engine()
+
+    def _sqlite_engine(self) -> sa.Engine:
+        Path(self.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            self.url,
+            hide_parameters=True,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (the
+            # SQLAlchemy-documented recipe), so DDL is transactional and BEGIN IMMEDIATE works.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def _postgres_engine(self) -> sa.Engine:
+        return sa.create_engine(
+            self.url,
+            hide_parameters=True,
+            pool_pre_ping=True,
+            connect_args={"options": "-c timezone=UTC", "application_name": "touchpoint"},
+        )
+
+    def __repr__(self) -> str:
+        return f"Warehouse({self.url.render_as_string(hide_password=True)!r})"
+
+    def dispose(self) -> None:
+        """Close pooled connections (tests and short-lived commands)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A transaction meant to write: on SQLite it takes the write lock up front.
+
+        A deferred SQLite transaction that reads, then writes after another process committed,
+        fails at once with SQLITE_BUSY whatever the busy timeout; BEGIN IMMEDIATE waits instead.
+        """
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_IMMEDIATE: True})
+            with conn.begin():
+                yield conn
+
+    def table(self, name: str) -> sa.Table:
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise WarehouseError(f"unknown warehouse table {name!r}") from None
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this database lacks; returns their versions (empty when current).
+
+        All pending steps run in one transaction under a lock (SQLite's write lock, a PostgreSQL
+        advisory lock), so two processes migrating at once apply each step exactly once.
+        """
+        pending = self._pending_migrations()
+        if not pending:
+            return []
+        applied: list[int] = []
+        with self.write() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+            SCHEMA_MIGRATIONS.create(conn, checkfirst=True)
+            done = set(conn.scalars(sa.select(SCHEMA_MIGRATIONS.c.version)))
+            for migration in MIGRATIONS:
+                if migration.version in done:
+                    continue
+                migration.apply(conn)
+                conn.execute(
+                    sa.insert(SCHEMA_MIGRATIONS).values(
+                        version=migration.version,
+                        description=migration.description,
+                        applied_at=datetime.now(UTC),
+                    )
+                )
+                applied.append(migration.version)
+        return applied
+
+    def _pending_migrations(self) -> list[int]:
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table(SCHEMA_MIGRATIONS.name):
+                return [m.version for m in MIGRATIONS]
+            done = set(conn.scalars(sa.select(SCHEMA_MIGRATIONS.c.version)))
+        return [m.version for m in MIGRATIONS if m.version not in done]
+
+    def applied_migrations(self) -> list[int]:
+        """Versions recorded in schema_migrations, in order."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table(SCHEMA_MIGRATIONS.name):
+                return []
+            return sorted(conn.scalars(sa.select(SCHEMA_MIGRATIONS.c.version)))
+
+    def upsert(
+        self,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        key_columns: Sequence[str],
+        update_columns: Sequence[str] | None = None,
+    ) -> int:
+        """Insert `rows`, or update the ones whose key exists; returns rows inserted or updated.
+
+        `update_columns=None` updates every non-key column given; an empty list leaves existing
+        rows untouched (DO NOTHING), and those rows are not counted. All rows must carry the same
+        columns. When `rows` repeats a key, the last occurrence wins on both backends.
+        """
+        tbl = self.table(table)
+        rows = list(rows)
+        if not rows:
+            return 0
+        columns = list(rows[0].keys())
+        keys = list(key_columns)
+        updates = (
+            [c for c in columns if c not in keys]
+            if update_columns is None
+            else list(update_columns)
+        )
+        self._check_upsert_columns(tbl, rows, columns, keys, updates)
+        rows = _last_per_key(rows, keys)
+        with self.write() as conn:
+            if self.dialect == "postgresql":
+                return self._upsert_postgres(conn, tbl, rows, columns, keys, updates)
+            return self._upsert_sqlite(conn, tbl, rows, keys, updates)
+
+    @staticmethod
+    def _check_upsert_columns(
+        tbl: sa.Table,
+        rows: Sequence[Mapping[str, Any]],
+        columns: list[str],
+        keys: list[str],
+        updates: list[str],
+    ) -> None:
+        unknown = [c for c in columns if c not in tbl.c]
+        if unknown:
+            raise WarehouseError(f"{tbl.name} has no column(s) {', '.join(unknown)}")
+        if not keys or any(k not in columns for k in keys):
+            raise WarehouseError(f"every key column of {keys} must be present in the rows")
+        if any(u not in columns or u in keys for u in updates):
+            raise WarehouseError("update_columns must be non-key columns present in the rows")
+        expected = set(columns)
+        for index, row in enumerate(rows):
+            if set(row.keys()) != expected:
+                raise WarehouseError(
+                    f"row {index} of the {tbl.name} upsert has different columns than row 0"
+                )
+
+    @staticmethod
+    def _upsert_sqlite(
+        conn: sa.Connection,
+        tbl: sa.Table,
+        rows: Sequence[Mapping[str, Any]],
+        keys: list[str],
+        updates: list[str],
+    ) -> int:
+        stmt = sqlite_insert(tbl)
+        if updates:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=keys, set_={c: stmt.excluded[c] for c in updates}
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        written = 0
+        for chunk in _chunks(rows, SQLITE_CHUNK_ROWS):
+            written += conn.execute(stmt, list(chunk)).rowcount
+        return written
+
+    @staticmethod
+    def _upsert_postgres(
+        conn: sa.Connection,
+        tbl: sa.Table,
+        rows: Sequence[Mapping[str, Any]],
+        columns: list[str],
+        keys: list[str],
+        updates: list[str],
+    ) -> int:
+        quote = conn.dialect.identifier_preparer.quote
+        staging = f"tp_stage_{uuid.uuid4().hex[:16]}"
+        column_list = ", ".join(quote(c) for c in columns)
+        conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
+            f"SELECT {column_list} FROM {quote(tbl.name)} WITH NO DATA"
+        )
+        source = sa.select(*(sa.column(c) for c in columns)).select_from(sa.table(staging))
+        stmt = pg_insert(tbl).from_select(columns, source)
+        if updates:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=keys, set_={c: stmt.excluded[c] for c in updates}
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        formatters = [_csv_formatter(tbl.c[c]) for c in columns]
+        copy_sql = f"COPY {staging} ({column_list}) FROM STDIN WITH (FORMAT csv)"
+        raw = conn.connection.driver_connection
+        written = 0
+        for chunk in _chunks(rows, POSTGRES_CHUNK_ROWS):
+            buffer = io.StringIO(_to_csv(chunk, columns, formatters))
+            with raw.cursor() as cursor:
+                cursor.copy_expert(copy_sql, buffer)
+            written += conn.execute(stmt).rowcount
+            conn.exec_driver_sql(f"TRUNCATE {staging}")
+        return written
+
+    def insert_rows_one_by_one(self, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """The naive baseline the benchmark compares upsert with: one INSERT and commit per row."""
+        stmt = sa.insert(self.table(table))
+        count = 0
+        for row in rows:
+            with self.engine.begin() as conn:
+                conn.execute(stmt, dict(row))
+            count += 1
+        return count
+
+    def existing_keys(
+        self,
+        table: str,
+        tenant_id: str,
+        connection_id: str,
+        column: str,
+        values: Iterable[str],
+    ) -> set[str]:
+        """Which of `values` the table already holds for this connection (e.g. message ids)."""
+        tbl = self.table(table)
+        col = tbl.c[column]
+        wanted = list(dict.fromkeys(values))
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted, IN_LOOKUP_CHUNK):
+                query = sa.select(col).where(
+                    tbl.c.tenant_id == tenant_id,
+                    tbl.c.connection_id == connection_id,
+                    col.in_(list(chunk)),
+                )
+                found.update(conn.scalars(query))
+        return found
+
+
+def _last_per_key(rows: Sequence[Mapping[str, Any]], keys: list[str]) -> list[Mapping[str, Any]]:
+    """Drop earlier rows that repeat a key: PostgreSQL refuses to update one row twice."""
+    by_key: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for row in rows:
+        by_key[tuple(row[k] for k in keys)] = row
+    if len(by_key) == len(rows):
+        return list(rows)
+    return list(by_key.values())
+
+
+def _csv_formatter(column: sa.Column) -> Callable[[Any], str]:
+    """How one column's Python values are written as PostgreSQL CSV text."""
+    col_type = column.type
+    if isinstance(col_type, UTCDateTime):
+        return lambda v: to_utc(v).isoformat()
+    if isinstance(col_type, sa.JSON):
+        return lambda v: json.dumps(v, ensure_ascii=False)
+    if isinstance(col_type, sa.Boolean):
+        return lambda v: "t" if v else "f"
+    if isinstance(col_type, sa.Integer):
+        return lambda v: str(int(v))
+    if isinstance(col_type, sa.Date):
+        return _format_date
+    return str
+
+
+def _format_date(value: date) -> str:
+    if isinstance(value, datetime):
+        raise TypeError("a DATE column needs a date, not a datetime")
+    return value.isoformat()
+
+
+def _to_csv(
+    rows: Sequence[Mapping[str, Any]], columns: list[str], formatters: list[Callable[[Any], str]]
+) -> str:
+    """CSV for COPY: every value quoted, NULL as an unquoted empty field (COPY's CSV default)."""
+    out = io.StringIO()
+    for row in rows:
+        fields = []
+        for name, fmt in zip(columns, formatters, strict=True):
+            value = row[name]
+            if value is None:
+                fields.append("")
+            else:
+                fields.append('"' + fmt(value).replace('"', '""') + '"')
+        out.write(",".join(fields))
+        out.write("\n")
+    return out.getvalue()
