@@ -87,7 +87,7 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _email_row(tenant_id: str, connection_id: str, rec: EmailRecord, now: datetime) -> dict:
+def email_row(tenant_id: str, connection_id: str, rec: EmailRecord, now: datetime) -> dict:
     row = asdict(rec)
     row.update(
         tenant_id=tenant_id,
@@ -214,6 +214,7 @@ class TenantEmailSync:
             )
         else:
             out.status = ConnectionStatus.ACTIVE.value
+            self.registry.mark_windows_recovered(conn.connection_id, window.start, window.end)
             if conn.status != ConnectionStatus.ACTIVE:
                 self.registry.set_status(
                     conn.connection_id,
@@ -256,7 +257,7 @@ class TenantEmailSync:
                 elif not is_syncable(parsed.labels):
                     out.skipped_labels += 1
                 else:
-                    rows.append(_email_row(tenant_id, conn.connection_id, parsed, now))
+                    rows.append(email_row(tenant_id, conn.connection_id, parsed, now))
             out.fetched += len(chunk)
             out.synced += len(rows)
             out.quarantined += len(quarantined)

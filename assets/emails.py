@@ -9,7 +9,7 @@ from assets.email_sync import ConnectionSyncResult, TenantEmailSync, TenantSyncR
 from orchestration.partitions import split_tenant_day_key, tenant_day_partitions
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
 from resources.provider import ConnectionFailure, ConnectionStatus, MailConnector, SyncWindow
-from resources.registry import Connection
+from resources.registry import Connection, UnknownTenantError
 
 BACKFILL_TAG = "dagster/backfill"
 
@@ -92,10 +92,14 @@ def raw_emails(
     tenant_id, day = split_tenant_day_key(context.partition_key)
     store = warehouse.get()
     sync = TenantEmailSync(vault.registry(store), store, connector_factory(google), log=context.log)
-    result = sync.sync(
-        tenant_id,
-        SyncWindow.for_day(day),
-        run_id=context.run.run_id,
-        explicit_backfill=BACKFILL_TAG in context.run.tags,
-    )
+    try:
+        result = sync.sync(
+            tenant_id,
+            SyncWindow.for_day(day),
+            run_id=context.run.run_id,
+            explicit_backfill=BACKFILL_TAG in context.run.tags,
+        )
+    except UnknownTenantError as error:
+        # Retrying cannot make a tenant exist: fail once, clearly.
+        raise dg.Failure(description=str(error), allow_retries=False) from None
     return dg.MaterializeResult(metadata=sync_metadata(result))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -70,6 +72,29 @@ def normalise_url(url: str) -> sa.URL:
     raise WarehouseError(f"unsupported warehouse backend {backend!r}; use sqlite or postgresql")
 
 
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL (persistent, so usually a no-op read).
+
+    The switch needs an exclusive lock and SQLite answers SQLITE_BUSY at once, without the busy
+    handler, while another connection holds the file: retry, as processes starting together on
+    a new file do exactly that.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -100,7 +125,7 @@ class Warehouse:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.close()
@@ -264,7 +289,16 @@ class Warehouse:
             stmt = stmt.on_conflict_do_nothing(index_elements=keys)
         written = 0
         for chunk in _chunks(rows, SQLITE_CHUNK_ROWS):
-            written += conn.execute(stmt, list(chunk)).rowcount
+            try:
+                written += conn.execute(stmt, list(chunk)).rowcount
+            except sa.exc.StatementError as exc:
+                # A value our types refuse (a naive datetime): raise it as the PostgreSQL path
+                # does, rather than wrapped in a statement error.
+                if isinstance(exc.orig, ValueError | TypeError) and not isinstance(
+                    exc, sa.exc.DBAPIError
+                ):
+                    raise exc.orig from None
+                raise
         return written
 
     @staticmethod

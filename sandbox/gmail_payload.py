@@ -50,10 +50,8 @@ def _part_headers(part: Message) -> list[dict[str, str]]:
     out = []
     for name, value in part._headers:  # compat32 keeps the raw (folded) values
         text = _FOLD.sub("", str(value))
-        try:
-            text = text.encode("ascii", "surrogateescape").decode("utf-8", "replace")
-        except UnicodeEncodeError:
-            pass
+        if not text.isascii():
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         out.append({"name": name, "value": text.strip()})
     return out
 

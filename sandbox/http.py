@@ -70,8 +70,10 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def json(cls, status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> Response:
-        body = json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8")
+    def json(
+        cls, status: int, payload: Any, headers: list[tuple[str, str]] | None = None
+    ) -> Response:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return cls(status, body, JSON_TYPE, list(headers or []))
 
 

@@ -56,10 +56,8 @@ def encode_word(text: str, charset: str = "UTF-8", encoding: str = "B") -> str:
 
 def _encode_one(text: str, charset: str, encoding: str) -> str:
     data = text.encode(charset)
-    if encoding.upper() == "B":
-        payload = base64.b64encode(data).decode("ascii")
-    else:
-        payload = _q_encode(data)
+    b_encoded = encoding.upper() == "B"
+    payload = base64.b64encode(data).decode("ascii") if b_encoded else _q_encode(data)
     return f"=?{charset}?{encoding.upper()}?{payload}?="
 
 

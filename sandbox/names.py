@@ -108,7 +108,11 @@ CUSTOMERS: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] 
     (
         "Contoso Pharmaceuticals",
         ("contoso-pharma.example", "contoso.example"),
-        (("Dr. Amélie Laurent", "amelie.laurent"), ("Laurent, Pierre", "pierre"), ("Ivy Chen", "ivy")),
+        (
+            ("Dr. Amélie Laurent", "amelie.laurent"),
+            ("Laurent, Pierre", "pierre"),
+            ("Ivy Chen", "ivy"),
+        ),
     ),
     (
         "Fabrikam Logistics",
@@ -118,7 +122,7 @@ CUSTOMERS: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] 
     (
         "Tailspin Toys",
         ("tailspin.example",),
-        (("Łukasz Wiśniewski", "lukasz.w"), ("Emma \"Em\" Brown", "emma.brown")),
+        (("Łukasz Wiśniewski", "lukasz.w"), ('Emma "Em" Brown', "emma.brown")),
     ),
     (
         "Wide World Importers",

@@ -267,8 +267,10 @@ class SandboxState:
         with self._lock:
             store = self._store(mailbox)
             lo = 0 if after_ms is None else bisect.bisect_left(store.keys, (after_ms, ""))
-            hi = len(store.keys) if before_ms is None else bisect.bisect_left(
-                store.keys, (before_ms, "")
+            hi = (
+                len(store.keys)
+                if before_ms is None
+                else bisect.bisect_left(store.keys, (before_ms, ""))
             )
             return [store.by_id[key[1]] for key in reversed(store.keys[lo:hi])]
 

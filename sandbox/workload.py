@@ -322,8 +322,10 @@ class _Generator:
     def message_id(self, domain: str) -> str:
         rng = self.rng
         if rng.random() < 0.3:
-            token = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+_=-")
-                            for _ in range(40))
+            token = "".join(
+                rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+_=-")
+                for _ in range(40)
+            )
             return f"<CA{token}@mail.gmail.com>"
         return f"<{rng.getrandbits(64):016x}.{rng.getrandbits(24):06x}@{domain}>"
 
@@ -487,12 +489,26 @@ class _TenantMail:
             cc = [p for p in cc if p.address != colleague.address]
             if rng.random() < 0.5:
                 self._new_thread(
-                    box_no, ms, kind, colleague, [owner], cc, self._inbox_labels(), False,
+                    box_no,
+                    ms,
+                    kind,
+                    colleague,
+                    [owner],
+                    cc,
+                    self._inbox_labels(),
+                    False,
                     subject=rng.choice(names.INTERNAL_SUBJECTS),
                 )
             else:
                 self._new_thread(
-                    box_no, ms, kind, owner, [colleague], cc, ["SENT"], True,
+                    box_no,
+                    ms,
+                    kind,
+                    owner,
+                    [colleague],
+                    cc,
+                    ["SENT"],
+                    True,
                     subject=rng.choice(names.INTERNAL_SUBJECTS),
                 )
         elif kind == "stranger":
@@ -500,7 +516,14 @@ class _TenantMail:
             labels = ["INBOX", rng.choice(("CATEGORY_PROMOTIONS", "CATEGORY_UPDATES")), "UNREAD"]
             to = [] if rng.random() < 0.3 else [owner]
             self._new_thread(
-                box_no, ms, kind, _Person(name, address), to, [], labels, False,
+                box_no,
+                ms,
+                kind,
+                _Person(name, address),
+                to,
+                [],
+                labels,
+                False,
                 subject=rng.choice(names.STRANGER_SUBJECTS),
             )
         elif kind == "blocked":
@@ -516,7 +539,14 @@ class _TenantMail:
             spammer = _Person("Prize Department", "winner@lottery-prize.example")
             subject_header = rng.choice(names.SPAM_SUBJECTS)
             self._new_thread(
-                box_no, ms, kind, spammer, [owner], [], ["SPAM", "UNREAD"], False,
+                box_no,
+                ms,
+                kind,
+                spammer,
+                [owner],
+                [],
+                ["SPAM", "UNREAD"],
+                False,
                 subject=subject_header,
             )
 
@@ -582,9 +612,7 @@ class _TenantMail:
         raw, mid = self._compose(
             sender, to, [], subject_header, ms, from_owner, conv.message_ids[-1], conv.message_ids
         )
-        self._store(
-            box_no, ms, "reply", raw, mid, conv.thread_id, labels, sender, to, [], decoded
-        )
+        self._store(box_no, ms, "reply", raw, mid, conv.thread_id, labels, sender, to, [], decoded)
         conv.message_ids.append(mid)
         conv.last_ms = ms
         conv.last_from_owner = from_owner
@@ -599,13 +627,28 @@ class _TenantMail:
         raw, mid = self._compose(sender, to, [], subject_header, ms, False, None, [])
         for number, when in ((box_no, ms), (partner_no, partner_ms)):
             msg = self._store(
-                number, when, "shared", raw, mid, None, self._inbox_labels(), sender, to, [],
+                number,
+                when,
+                "shared",
+                raw,
+                mid,
+                None,
+                self._inbox_labels(),
+                sender,
+                to,
+                [],
                 decoded,
             )
             self.convs[self.boxes[number].address].append(
                 _Conversation(
-                    subject_header or "", decoded or "", sender, msg.thread_id, [mid], when,
-                    False, False,
+                    subject_header or "",
+                    decoded or "",
+                    sender,
+                    msg.thread_id,
+                    [mid],
+                    when,
+                    False,
+                    False,
                 )
             )
 

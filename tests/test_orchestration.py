@@ -1,0 +1,122 @@
+"""The code location loads; the schedule ticks and the sensor evaluates against a real registry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.definitions import defs
+from orchestration.partitions import tenant_day_key, tenant_partitions
+from orchestration.schedules import days_to_sync, hourly_sync_schedule
+from resources.dagster_resources import WarehouseResource
+from resources.provider import ConnectionStatus
+from resources.registry import Registry
+from resources.secrets import TokenCipher, generate_key
+from resources.warehouse import Warehouse
+from sensors.tenant_partitions import tenant_partitions_sensor
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_definitions_have_what_the_product_needs():
+    dg.Definitions.validate_loadable(defs)
+    assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == {
+        "raw_emails"
+    }
+    assert defs.resolve_job_def("email_sync_job") is not None
+    schedule = defs.resolve_schedule_def("hourly_sync_schedule")
+    assert schedule.cron_schedule == "5 * * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert defs.resolve_sensor_def("tenant_partitions_sensor") is not None
+    assert set(defs.resources) >= {"warehouse", "vault", "google"}
+
+
+def test_workspace_loads_with_the_dagster_cli(tmp_path):
+    env = dict(os.environ, DAGSTER_HOME=str(tmp_path), TOUCHPOINT_HOME=str(tmp_path / "state"))
+    (tmp_path / "dagster.yaml").touch()
+    dagster = Path(sys.executable).with_name("dagster")
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "touchpoint" in done.stdout + done.stderr
+
+
+def test_days_to_sync_adds_yesterday_in_the_first_hour():
+    assert days_to_sync(datetime(2026, 11, 22, 0, 5, tzinfo=UTC)) == ["2026-11-21", "2026-11-22"]
+    assert days_to_sync(datetime(2026, 11, 22, 13, 5, tzinfo=UTC)) == ["2026-11-22"]
+
+
+@pytest.fixture
+def three_tenants(warehouse_url):
+    warehouse = Warehouse(warehouse_url)
+    warehouse.migrate()
+    reg = Registry(warehouse, TokenCipher(generate_key()))
+    reg.add_tenant("acme", "Acme", ["acme.com"])
+    reg.add_tenant("globex", "Globex", ["globex.com"])
+    reg.add_tenant("initech", "Initech", ["initech.com"])
+    reg.add_connection("acme", "ana@acme.com", "google", "1//token-a")
+    reg.add_connection("globex", "gil@globex.com", "google", "1//token-g")
+    stopped = reg.add_connection("initech", "ian@initech.com", "google", "1//token-i")
+    reg.set_status(stopped.connection_id, ConnectionStatus.STOPPED, "disconnected", "by admin")
+    yield reg
+    warehouse.dispose()
+
+
+def test_sensor_keeps_tenant_partitions_in_step(three_tenants, warehouse_url):
+    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(tenant_partitions.name, ["acme", "old-tenant"])
+        context = dg.build_sensor_context(instance=instance, resources=resources)
+        result = tenant_partitions_sensor(context)
+        requests = result.dynamic_partitions_requests
+        added = [r for r in requests if isinstance(r, dg.AddDynamicPartitionsRequest)]
+        deleted = [r for r in requests if isinstance(r, dg.DeleteDynamicPartitionsRequest)]
+        assert [list(r.partition_keys) for r in added] == [["globex", "initech"]]
+        assert [list(r.partition_keys) for r in deleted] == [["old-tenant"]]
+
+
+def test_schedule_tick_requests_active_tenants(three_tenants, warehouse_url):
+    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(tenant_partitions.name, ["acme", "globex", "initech"])
+        at_midnight = dg.build_schedule_context(
+            instance=instance, resources=resources,
+            scheduled_execution_time=datetime(2026, 11, 22, 0, 5, tzinfo=UTC),
+        )
+        requests = hourly_sync_schedule.evaluate_tick(at_midnight).run_requests
+        assert sorted(r.partition_key for r in requests) == sorted(
+            str(tenant_day_key(t, d))
+            for t in ("acme", "globex")
+            for d in ("2026-11-21", "2026-11-22")
+        )
+        assert len({r.run_key for r in requests}) == len(requests)
+
+        midday = dg.build_schedule_context(
+            instance=instance, resources=resources,
+            scheduled_execution_time=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
+        )
+        requests = hourly_sync_schedule.evaluate_tick(midday).run_requests
+        assert sorted(r.partition_key for r in requests) == [
+            str(tenant_day_key("acme", "2026-11-22")),
+            str(tenant_day_key("globex", "2026-11-22")),
+        ]
+
+
+def test_schedule_skips_until_partitions_exist(three_tenants, warehouse_url):
+    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, resources=resources,
+            scheduled_execution_time=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
+        )
+        data = hourly_sync_schedule.evaluate_tick(context)
+        assert not data.run_requests
+        assert "partition" in data.skip_message

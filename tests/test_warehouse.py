@@ -1,0 +1,367 @@
+"""The warehouse on both backends: migrations, bulk upsert semantics, timestamps, isolation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from resources import warehouse as warehouse_module
+from resources.migrations import schema_metadata
+from resources.warehouse import Warehouse, WarehouseError
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = ["tenant_id", "connection_id", "provider_message_id"]
+T0 = datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+def email_row(message_id: str, tenant_id: str = "acme", connection_id: str = "conn-a", **extra):
+    row = {
+        "tenant_id": tenant_id,
+        "connection_id": connection_id,
+        "provider_message_id": message_id,
+        "partition_day": T0.date(),
+        "received_at": T0,
+        "sent_at": None,
+        "internet_message_id": f"<{message_id}@example.com>",
+        "thread_id": "t-1",
+        "subject": f"subject {message_id}",
+        "from_address": "ann@customer.com",
+        "from_name": "Ann",
+        "to_addresses": ["bob@acme.com"],
+        "cc_addresses": [],
+        "bcc_addresses": [],
+        "in_reply_to": None,
+        "labels": ["INBOX"],
+        "size_bytes": 1234,
+        "header_defects": [],
+        "synced_at": T0,
+    }
+    row.update(extra)
+    return row
+
+
+def fetch_all(wh: Warehouse, table: str, order_by: list[str]) -> list[dict]:
+    tbl = wh.tables[table]
+    with wh.engine.connect() as conn:
+        rows = conn.execute(sa.select(tbl).order_by(*(tbl.c[c] for c in order_by))).all()
+    return [dict(r._mapping) for r in rows]
+
+
+# Migrations
+
+
+def test_migrate_is_idempotent(warehouse_url: str) -> None:
+    wh = Warehouse(warehouse_url)
+    try:
+        assert wh.applied_migrations() == []
+        assert wh.migrate() == [1]
+        assert wh.migrate() == []
+        assert Warehouse(warehouse_url).migrate() == []
+        assert wh.applied_migrations() == [1]
+        with wh.engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT version, description FROM schema_migrations")).one()
+        assert row.version == 1 and row.description
+    finally:
+        wh.dispose()
+
+
+def test_migrated_schema_matches_the_code(warehouse: Warehouse) -> None:
+    """A schema change without a migration step would fail here."""
+    inspector = sa.inspect(warehouse.engine)
+    expected = schema_metadata()
+    assert set(inspector.get_table_names()) == set(expected.tables) | {"schema_migrations"}
+    for name, table in expected.tables.items():
+        assert {c["name"] for c in inspector.get_columns(name)} == {c.name for c in table.c}
+        assert inspector.get_pk_constraint(name)["constrained_columns"] == [
+            c.name for c in table.primary_key
+        ]
+    indexes = {i["name"] for i in inspector.get_indexes("raw_emails")}
+    assert {"ix_raw_emails_tenant_day", "ix_raw_emails_tenant_imid"} <= indexes
+
+
+def test_concurrent_migrations_apply_each_step_once(warehouse_url: str) -> None:
+    warehouses = [Warehouse(warehouse_url) for _ in range(4)]
+    barrier = threading.Barrier(len(warehouses))
+    results: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def run(wh: Warehouse) -> None:
+        barrier.wait()
+        try:
+            results.append(wh.migrate())
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(wh,)) for wh in warehouses]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for wh in warehouses:
+        wh.dispose()
+    assert errors == []
+    assert sorted(results) == [[], [], [], [1]]
+
+
+def test_several_processes_write_at_once(warehouse: Warehouse, warehouse_url: str) -> None:
+    script = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from resources.warehouse import Warehouse\n"
+        "wh = Warehouse(sys.argv[1]); wh.migrate(); n = int(sys.argv[2])\n"
+        "t = datetime(2026, 11, 20, tzinfo=UTC)\n"
+        "for batch in range(10):\n"
+        "    rows = [dict(tenant_id='acme', contact_id=f'p{n}-{batch}-{i}', account_id=None,\n"
+        "                 name='x', email=f'p{n}-{i}@x.com') for i in range(50)]\n"
+        "    wh.upsert('contacts', rows, ['tenant_id', 'contact_id'])\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, warehouse_url, str(n)],
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(3)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    assert len(fetch_all(warehouse, "contacts", ["contact_id"])) == 3 * 10 * 50
+
+
+# Upsert semantics
+
+
+def test_upsert_inserts_updates_and_skips(warehouse: Warehouse) -> None:
+    assert warehouse.upsert("raw_emails", [email_row("m1"), email_row("m2")], KEY) == 2
+
+    changed = [email_row("m1", subject="new subject", labels=["INBOX", "IMPORTANT"])]
+    assert warehouse.upsert("raw_emails", changed, KEY) == 1
+
+    ignored = [email_row("m2", subject="ignored"), email_row("m3")]
+    assert warehouse.upsert("raw_emails", ignored, KEY, update_columns=[]) == 1
+
+    only_labels = [email_row("m3", subject="not written", labels=["SENT"])]
+    assert warehouse.upsert("raw_emails", only_labels, KEY, update_columns=["labels"]) == 1
+
+    rows = fetch_all(warehouse, "raw_emails", ["provider_message_id"])
+    assert [(r["provider_message_id"], r["subject"], r["labels"]) for r in rows] == [
+        ("m1", "new subject", ["INBOX", "IMPORTANT"]),
+        ("m2", "subject m2", ["INBOX"]),
+        ("m3", "subject m3", ["SENT"]),
+    ]
+
+
+def test_upsert_last_duplicate_in_a_batch_wins(warehouse: Warehouse) -> None:
+    rows = [email_row("m1", subject="first"), email_row("m2"), email_row("m1", subject="last")]
+    assert warehouse.upsert("raw_emails", rows, KEY) == 2
+    subjects = [r["subject"] for r in fetch_all(warehouse, "raw_emails", ["provider_message_id"])]
+    assert subjects == ["last", "subject m2"]
+
+
+def test_upsert_rejects_bad_requests(warehouse: Warehouse) -> None:
+    assert warehouse.upsert("raw_emails", [], KEY) == 0
+    with pytest.raises(WarehouseError, match="no column"):
+        warehouse.upsert("raw_emails", [email_row("m1", nonsense=1)], KEY)
+    with pytest.raises(WarehouseError, match="different columns"):
+        row = email_row("m2")
+        del row["thread_id"]
+        warehouse.upsert("raw_emails", [email_row("m1"), row], KEY)
+    with pytest.raises(WarehouseError, match="unknown warehouse table"):
+        warehouse.upsert("no_such_table", [{"a": 1}], ["a"])
+    with pytest.raises(ValueError, match="naive datetime"):
+        warehouse.upsert("raw_emails", [email_row("m1", received_at=datetime(2026, 1, 1))], KEY)
+
+
+TRICKY_TEXTS = [
+    "comma, \"quoted\", and 'single'",
+    "line one\nline two\r\nline three\r",
+    "",
+    "\\.",
+    "\\N",
+    "back\\slash\ttab",
+    "unicodé ünïcödé — 日本語 🚀 עברית",
+    "NULL",
+    '"',
+    ",",
+]
+
+
+def test_upsert_round_trips_tricky_values(warehouse: Warehouse) -> None:
+    """COPY's CSV on PostgreSQL and executemany on SQLite must store exactly the same values."""
+    paris = timezone(timedelta(hours=2))
+    rows = [
+        email_row(
+            f"m{i}",
+            subject=text,
+            from_name=None if i % 2 else text,
+            to_addresses=[text, "plain@x.com"],
+            labels=[],
+            header_defects=[f'defect "{i}", with, commas'],
+            received_at=datetime(2026, 11, 20, 11, 30, i, 999, tzinfo=paris),
+            sent_at=None if i % 3 else datetime(2026, 11, 20, 23, 59, 59, tzinfo=UTC),
+            size_bytes=None if i == 0 else 2**40 + i,
+            partition_day=date(2026, 11, 20),
+        )
+        for i, text in enumerate(TRICKY_TEXTS)
+    ]
+    assert warehouse.upsert("raw_emails", rows, KEY) == len(rows)
+    stored = fetch_all(warehouse, "raw_emails", ["received_at"])
+    assert len(stored) == len(rows)
+    for original, back in zip(rows, stored, strict=True):
+        assert back["subject"] == original["subject"]
+        assert back["from_name"] == original["from_name"]
+        assert back["to_addresses"] == original["to_addresses"]
+        assert back["labels"] == []
+        assert back["header_defects"] == original["header_defects"]
+        assert back["size_bytes"] == original["size_bytes"]
+        assert back["in_reply_to"] is None
+        assert back["partition_day"] == date(2026, 11, 20)
+        assert back["received_at"] == original["received_at"]
+        assert back["received_at"].tzinfo is UTC
+        assert back["received_at"].hour == 9
+        assert back["sent_at"] == original["sent_at"]
+    assert stored[2]["subject"] == "" and stored[7]["subject"] == "NULL"
+
+
+def test_upsert_ten_thousand_rows_across_chunks(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(warehouse_module, "SQLITE_CHUNK_ROWS", 3_000)
+    monkeypatch.setattr(warehouse_module, "POSTGRES_CHUNK_ROWS", 3_000)
+    rows = [email_row(f"m{i:05d}") for i in range(10_000)]
+    assert warehouse.upsert("raw_emails", rows, KEY) == 10_000
+
+    again = [email_row(f"m{i:05d}", subject="v2") for i in range(5_000, 15_000)]
+    assert warehouse.upsert("raw_emails", again, KEY) == 10_000
+    with warehouse.engine.connect() as conn:
+        tbl = warehouse.tables["raw_emails"]
+        counts = dict(
+            conn.execute(
+                sa.select(tbl.c.subject == "v2", sa.func.count()).group_by(tbl.c.subject == "v2")
+            ).all()
+        )
+    assert counts == {False: 5_000, True: 10_000}
+
+
+def test_one_by_one_baseline_inserts_and_refuses_duplicates(warehouse: Warehouse) -> None:
+    assert warehouse.insert_rows_one_by_one("raw_emails", [email_row("m1"), email_row("m2")]) == 2
+    with pytest.raises(sa.exc.IntegrityError):
+        warehouse.insert_rows_one_by_one("raw_emails", [email_row("m1")])
+    assert len(fetch_all(warehouse, "raw_emails", ["provider_message_id"])) == 2
+
+
+# Timestamps
+
+
+def test_timestamps_are_utc_aware_in_and_out(warehouse: Warehouse) -> None:
+    tokyo = timezone(timedelta(hours=9))
+    tbl = warehouse.tables["raw_emails"]
+    with warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.insert(tbl),
+            email_row("m1", received_at=datetime(2026, 11, 21, 8, 0, tzinfo=tokyo)),
+        )
+    with warehouse.engine.connect() as conn:
+        value = conn.scalar(sa.select(tbl.c.received_at))
+        hit = conn.scalar(
+            sa.select(sa.func.count()).where(
+                tbl.c.received_at == datetime(2026, 11, 20, 23, 0, tzinfo=UTC)
+            )
+        )
+    assert value == datetime(2026, 11, 20, 23, 0, tzinfo=UTC)
+    assert value.tzinfo is UTC
+    assert hit == 1
+    naive = email_row("m2", received_at=datetime(2026, 11, 21))
+    with (
+        pytest.raises(sa.exc.StatementError, match="naive datetime"),
+        warehouse.engine.begin() as c,
+    ):
+        c.execute(sa.insert(tbl), naive)
+
+
+# Lookups and isolation
+
+
+def test_existing_keys_only_sees_its_own_tenant_and_connection(warehouse: Warehouse) -> None:
+    rows = [email_row(f"m{i}") for i in range(1_200)]
+    rows += [email_row("other-tenant", tenant_id="globex"), email_row("m5", tenant_id="globex")]
+    rows += [email_row("other-conn", connection_id="conn-b")]
+    warehouse.upsert("raw_emails", rows, KEY)
+
+    asked = [f"m{i}" for i in range(0, 1_500, 2)] + ["other-tenant", "other-conn", "m0"]
+    found = warehouse.existing_keys("raw_emails", "acme", "conn-a", "provider_message_id", asked)
+    assert found == {f"m{i}" for i in range(0, 1_200, 2)}
+    assert warehouse.existing_keys(
+        "raw_emails", "globex", "conn-a", "provider_message_id", asked
+    ) == {"other-tenant"}
+    assert (
+        warehouse.existing_keys("raw_emails", "acme", "conn-a", "provider_message_id", []) == set()
+    )
+
+
+# URLs and error texts
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "not a valid SQLAlchemy URL"),
+        ("mysql://u@localhost/db", "unsupported warehouse backend 'mysql'"),
+        ("sqlite://", "must be a file path"),
+        ("sqlite:///:memory:", "must be a file path"),
+        ("postgresql+psycopg://u@localhost/db", "psycopg2 driver"),
+    ],
+)
+def test_bad_urls_are_refused_clearly(url: str, message: str) -> None:
+    with pytest.raises(WarehouseError, match=message):
+        Warehouse(url)
+
+
+def test_postgres_urls_use_psycopg2_and_hide_passwords() -> None:
+    for url in ("postgresql://u:s3cr3t-pw@127.0.0.1:1/db", "postgres://u:s3cr3t-pw@127.0.0.1:1/db"):
+        wh = Warehouse(url)
+        assert wh.dialect == "postgresql"
+        assert wh.engine.url.drivername == "postgresql+psycopg2"
+        assert "s3cr3t-pw" not in repr(wh) and "s3cr3t-pw" not in str(wh.url)
+
+
+def test_sqlite_creates_the_parent_folder(tmp_path: Path) -> None:
+    wh = Warehouse(f"sqlite:///{tmp_path / 'deep' / 'er' / 'w.db'}")
+    assert wh.dialect == "sqlite" and wh.migrate() == [1]
+    with wh.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    wh.dispose()
+    assert (tmp_path / "deep" / "er" / "w.db").exists()
+
+
+def test_database_errors_do_not_show_bound_values(warehouse: Warehouse) -> None:
+    secret = "gAAAAA-looks-like-a-token-value"
+    tbl = warehouse.tables["connections"]
+    with pytest.raises(sa.exc.IntegrityError) as info, warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.insert(tbl),
+            {
+                "connection_id": "conn-x",
+                "tenant_id": "no-such-tenant",
+                "owner_email": "a@b.com",
+                "aliases": [],
+                "provider": "google",
+                "scopes": [],
+                "authorized_at": T0,
+                "status": "active",
+                "status_changed_at": T0,
+                "refresh_token_encrypted": secret,
+                "created_at": T0,
+            },
+        )
+    assert secret not in str(info.value)
