@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dagster as dg
-from resources.google_resource import GoogleWorkspaceResource
 
 from assets.email_sync import ConnectionSyncResult, TenantEmailSync, TenantSyncResult
 from orchestration.partitions import split_tenant_day_key, tenant_day_partitions
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
+from resources.google_resource import GoogleWorkspaceResource
 from resources.provider import ConnectionFailure, ConnectionStatus, MailConnector, SyncWindow
 from resources.registry import Connection, UnknownTenantError
 

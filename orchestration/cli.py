@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 
@@ -28,6 +29,7 @@ from resources.secrets import SecretKeyError, generate_key
 from resources.warehouse import Warehouse, WarehouseError
 
 EXIT_USAGE = 2
+ENV_VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -36,9 +38,26 @@ class CommandError(Exception):
     """An expected failure of a command, shown to the user as one line."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse without prefix abbreviations, and without echoing unrecognized arguments.
+
+    A token pasted on the command line by mistake should at least not be printed back into a
+    terminal log or CI output.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments"):
+            message = "unrecognized arguments (not shown, in case they hold a secret)"
+        super().error(message)
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     """The `touchpoint` parser and its subparsers action (for adding commands)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="touchpoint",
         description="Manage Touchpoint's warehouse, tenants and mailbox connections.",
     )
@@ -60,7 +79,34 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
 
     _add_tenant_commands(commands)
     _add_connection_commands(commands)
+    _add_demo_commands(commands)
     return parser, commands
+
+
+def _add_demo_commands(commands: Any) -> None:
+    demo = commands.add_parser(
+        "demo", help="start the sandbox, register its tenants, sync their last days' mail"
+    )
+    demo.add_argument("--port", type=int, default=8765, help="sandbox port (0: any free one)")
+    demo.add_argument("--days", type=int, default=3, help="how many recent UTC days to sync")
+    demo.set_defaults(handler=cmd_demo)
+    dev = commands.add_parser(
+        "dev", help="the demo's sandbox plus `dagster dev -w workspace.yaml` on the demo's state"
+    )
+    dev.add_argument("dagster_args", nargs=argparse.REMAINDER, help="passed to dagster dev")
+    dev.set_defaults(handler=cmd_dev)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from orchestration.demo import run_demo
+
+    return run_demo(port=args.port, days=args.days)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from orchestration.demo import run_dev
+
+    return run_dev(args.dagster_args)
 
 
 def _add_tenant_commands(commands: Any) -> None:
@@ -275,6 +321,11 @@ def _read_refresh_token(args: argparse.Namespace) -> str:
         if not token:
             raise CommandError("no refresh token on stdin")
         return token
+    if not ENV_VAR_NAME_RE.fullmatch(args.refresh_token_env):
+        raise CommandError(
+            "--refresh-token-env takes the NAME of an environment variable holding the token "
+            "(the value given is not shown)"
+        )
     token = os.environ.get(args.refresh_token_env, "").strip()
     if not token:
         raise CommandError(f"environment variable {args.refresh_token_env} is unset or empty")

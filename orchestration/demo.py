@@ -161,9 +161,8 @@ def _summarise(summary: TenantSummary, metadata: dict, seconds: float) -> None:
 
 def run_demo(port: int = DEFAULT_SANDBOX_PORT, days: int = 3) -> int:
     """Runs the whole demo; returns the process exit code."""
-    from sandbox.server import SandboxServer
-
     from orchestration.cli import main as cli_main
+    from sandbox.server import SandboxServer
     from sandbox.workload import generate_workload
 
     previous = read_env_file(Path(ENV_FILE))
@@ -264,3 +263,41 @@ def _print_summary(summaries: list[TenantSummary]) -> None:
         for problem in sorted(s.not_active):
             print(f"    connection not active: {problem}")
     print("synced = new rows this run; held = already in the warehouse (a re-run fetches nothing)")
+
+
+def run_dev(dagster_args: list[str]) -> int:
+    """Starts the sandbox the demo used and `dagster dev` on the demo's state, until Ctrl-C."""
+    import subprocess
+    import sys
+    from urllib.parse import urlparse
+
+    env_file = Path(ENV_FILE)
+    settings = read_env_file(env_file)
+    if "TOUCHPOINT_GOOGLE_BASE_URL" not in settings:
+        print("no .env from the demo here: run `bash scripts/demo.sh` first", file=sys.stderr)
+        return 2
+    env = dict(os.environ, **settings)
+    bin_dir = Path(sys.executable).parent
+    port = str(urlparse(settings["TOUCHPOINT_GOOGLE_BASE_URL"]).port)
+    sandbox = subprocess.Popen(
+        [
+            str(bin_dir / "touchpoint-sandbox"),
+            "serve",
+            "--port",
+            port,
+            "--seed",
+            settings["TOUCHPOINT_SANDBOX_SEED"],
+            "--now",
+            settings["TOUCHPOINT_SANDBOX_NOW"],
+        ],
+        env=env,
+    )
+    try:
+        return subprocess.call(
+            [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", *dagster_args], env=env
+        )
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)

@@ -225,12 +225,15 @@ class Warehouse:
         rows: Sequence[Mapping[str, Any]],
         key_columns: Sequence[str],
         update_columns: Sequence[str] | None = None,
+        increment_columns: Sequence[str] = (),
     ) -> int:
         """Insert `rows`, or update the ones whose key exists; returns rows inserted or updated.
 
-        `update_columns=None` updates every non-key column given; an empty list leaves existing
-        rows untouched (DO NOTHING), and those rows are not counted. All rows must carry the same
-        columns. When `rows` repeats a key, the last occurrence wins on both backends.
+        `update_columns=None` updates every non-key, non-increment column given; an empty list
+        (and no increments) leaves existing rows untouched (DO NOTHING), and those rows are not
+        counted. `increment_columns` add the new value to the stored one on conflict (a retry
+        counter). All rows must carry the same columns. When `rows` repeats a key, the last
+        occurrence wins on both backends.
         """
         tbl = self.table(table)
         rows = list(rows)
@@ -238,17 +241,18 @@ class Warehouse:
             return 0
         columns = list(rows[0].keys())
         keys = list(key_columns)
+        increments = list(increment_columns)
         updates = (
-            [c for c in columns if c not in keys]
+            [c for c in columns if c not in keys and c not in increments]
             if update_columns is None
             else list(update_columns)
         )
-        self._check_upsert_columns(tbl, rows, columns, keys, updates)
+        self._check_upsert_columns(tbl, rows, columns, keys, updates, increments)
         rows = _last_per_key(rows, keys)
         with self.write() as conn:
             if self.dialect == "postgresql":
-                return self._upsert_postgres(conn, tbl, rows, columns, keys, updates)
-            return self._upsert_sqlite(conn, tbl, rows, keys, updates)
+                return self._upsert_postgres(conn, tbl, rows, columns, keys, updates, increments)
+            return self._upsert_sqlite(conn, tbl, rows, keys, updates, increments)
 
     @staticmethod
     def _check_upsert_columns(
@@ -257,6 +261,7 @@ class Warehouse:
         columns: list[str],
         keys: list[str],
         updates: list[str],
+        increments: list[str],
     ) -> None:
         unknown = [c for c in columns if c not in tbl.c]
         if unknown:
@@ -265,6 +270,10 @@ class Warehouse:
             raise WarehouseError(f"every key column of {keys} must be present in the rows")
         if any(u not in columns or u in keys for u in updates):
             raise WarehouseError("update_columns must be non-key columns present in the rows")
+        if any(i not in columns or i in keys or i in updates for i in increments):
+            raise WarehouseError(
+                "increment_columns must be non-key columns present in the rows and not updated"
+            )
         expected = set(columns)
         for index, row in enumerate(rows):
             if set(row.keys()) != expected:
@@ -279,14 +288,9 @@ class Warehouse:
         rows: Sequence[Mapping[str, Any]],
         keys: list[str],
         updates: list[str],
+        increments: list[str],
     ) -> int:
-        stmt = sqlite_insert(tbl)
-        if updates:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=keys, set_={c: stmt.excluded[c] for c in updates}
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        stmt = _on_conflict(sqlite_insert(tbl), tbl, keys, updates, increments)
         written = 0
         for chunk in _chunks(rows, SQLITE_CHUNK_ROWS):
             try:
@@ -309,6 +313,7 @@ class Warehouse:
         columns: list[str],
         keys: list[str],
         updates: list[str],
+        increments: list[str],
     ) -> int:
         quote = conn.dialect.identifier_preparer.quote
         staging = f"tp_stage_{uuid.uuid4().hex[:16]}"
@@ -318,13 +323,9 @@ class Warehouse:
             f"SELECT {column_list} FROM {quote(tbl.name)} WITH NO DATA"
         )
         source = sa.select(*(sa.column(c) for c in columns)).select_from(sa.table(staging))
-        stmt = pg_insert(tbl).from_select(columns, source)
-        if updates:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=keys, set_={c: stmt.excluded[c] for c in updates}
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        stmt = _on_conflict(
+            pg_insert(tbl).from_select(columns, source), tbl, keys, updates, increments
+        )
         formatters = [_csv_formatter(tbl.c[c]) for c in columns]
         copy_sql = f"COPY {staging} ({column_list}) FROM STDIN WITH (FORMAT csv)"
         raw = conn.connection.driver_connection
@@ -369,6 +370,47 @@ class Warehouse:
                 )
                 found.update(conn.scalars(query))
         return found
+
+    def delete_keys(
+        self,
+        table: str,
+        tenant_id: str,
+        connection_id: str,
+        column: str,
+        values: Iterable[str],
+    ) -> int:
+        """Delete this connection's rows whose `column` is in `values`; returns how many.
+
+        E.g. quarantined messages that a later run managed to parse.
+        """
+        tbl = self.table(table)
+        col = tbl.c[column]
+        wanted = list(dict.fromkeys(values))
+        if not wanted:
+            return 0
+        deleted = 0
+        with self.write() as conn:
+            for chunk in _chunks(wanted, IN_LOOKUP_CHUNK):
+                result = conn.execute(
+                    sa.delete(tbl).where(
+                        tbl.c.tenant_id == tenant_id,
+                        tbl.c.connection_id == connection_id,
+                        col.in_(list(chunk)),
+                    )
+                )
+                deleted += result.rowcount
+        return deleted
+
+
+def _on_conflict(
+    stmt: Any, tbl: sa.Table, keys: list[str], updates: list[str], increments: list[str]
+) -> Any:
+    """The ON CONFLICT clause; SQLite's and PostgreSQL's insert constructs share this API."""
+    set_ = {c: stmt.excluded[c] for c in updates}
+    set_.update({c: tbl.c[c] + stmt.excluded[c] for c in increments})
+    if not set_:
+        return stmt.on_conflict_do_nothing(index_elements=keys)
+    return stmt.on_conflict_do_update(index_elements=keys, set_=set_)
 
 
 def _last_per_key(rows: Sequence[Mapping[str, Any]], keys: list[str]) -> list[Mapping[str, Any]]:

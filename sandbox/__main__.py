@@ -9,6 +9,7 @@ import argparse
 import signal
 import sys
 import threading
+from datetime import datetime
 from types import FrameType
 
 from sandbox.server import SandboxServer
@@ -27,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--days", type=int, default=14)
     serve.add_argument("--messages-per-mailbox-per-day", type=int, default=20)
     serve.add_argument(
+        "--now",
+        type=datetime.fromisoformat,
+        default=None,
+        help="anchor of the workload (ISO time; default: this UTC hour); same seed+now, same mail",
+    )
+    serve.add_argument(
         "--no-today", action="store_true", help="only complete UTC days, nothing from today"
     )
     return parser
@@ -36,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     workload = generate_workload(
         seed=args.seed,
+        now=args.now,
         tenants=args.tenants,
         mailboxes_per_tenant=args.mailboxes_per_tenant,
         days=args.days,

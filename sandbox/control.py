@@ -26,7 +26,7 @@ def _iso(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.replace(" ", "+").replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"{name} is not an ISO 8601 timestamp") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

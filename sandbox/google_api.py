@@ -67,6 +67,7 @@ _STATUS_TEXT = {
     504: "DEADLINE_EXCEEDED",
 }
 _USER = r"/gmail/v1/users/(?P<user>[^/]+)"
+_GMAIL_ID = re.compile(r"[0-9a-fA-F]{1,20}")
 _LABEL_IDS_BY_NAME = {
     **{label.lower(): label for label in SYSTEM_LABELS},
     **{name.lower(): lid for lid, name in USER_LABELS.items()},
@@ -332,6 +333,8 @@ class GoogleProvider:
         if fmt not in ("minimal", "metadata", "full", "raw"):
             return google_error(400, f"Invalid value at 'format' ({fmt})", "invalidArgument")
         message_id = unquote(match["id"])
+        if not _GMAIL_ID.fullmatch(message_id):
+            return google_error(400, "Invalid id value", "invalidArgument")
         try:
             msg, history_id = self.state.message(mailbox, message_id)
         except UnknownMessage:

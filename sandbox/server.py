@@ -6,7 +6,9 @@ Microsoft later), which all share one `SandboxState`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -22,9 +24,35 @@ log = logging.getLogger(__name__)
 
 
 class _Server(ThreadingHTTPServer):
+    """Tracks open keep-alive connections so `stop()` can close them instead of serving on."""
+
     daemon_threads = True
     request_queue_size = 256
     block_on_close = False
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        with self._open_lock:
+            self._open.add(sock)
+        return sock, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            doomed = list(self._open)
+            self._open.clear()
+        for sock in doomed:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -84,7 +112,8 @@ class SandboxServer:
         self.google = GoogleProvider(self.state)
         self.control = ControlApi(self.state)
         self.router = Router()
-        self.router.extend(self.google.router)
+        for provider in (self.google,):  # the Microsoft module joins here, routed by its paths
+            self.router.extend(provider.router)
         self._httpd = _Server((host, port), _Handler)
         self._httpd.app = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
@@ -121,6 +150,7 @@ class SandboxServer:
         if self._serving.is_set():
             self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None

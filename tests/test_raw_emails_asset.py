@@ -8,9 +8,9 @@ from email.message import EmailMessage
 
 import dagster as dg
 import pytest
-from stack import WORKLOAD_NOW, fast_google, running_stack
 
 from resources.provider import ConnectionStatus
+from stack import WORKLOAD_NOW, fast_google, running_stack
 
 DAY = (WORKLOAD_NOW - timedelta(days=1)).date().isoformat()
 VOLATILE = {"synced_at"}
@@ -139,7 +139,7 @@ def _odd_message(i: int, owner: str) -> bytes:
     msg["From"] = '"Ödön, Q." <ODON@Customer-Example.com>'
     msg["To"] = f"{owner}, undisclosed-recipients:;"
     msg["Subject"] = "=?UTF-8?B?w5xiZXJibGljaw==?= of Q" + str(i)
-    msg["Date"] = "Thu, 19 Nov 2026 10:0%d:00 +0100" % i
+    msg["Date"] = f"Thu, 19 Nov 2026 10:0{i}:00 +0100"
     msg["Message-ID"] = f"<odd-{i}@customer-example.com>"
     msg.set_content("hello")
     return bytes(msg)

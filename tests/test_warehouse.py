@@ -160,6 +160,63 @@ def test_upsert_inserts_updates_and_skips(warehouse: Warehouse) -> None:
     ]
 
 
+def quarantine_row(message_id: str, reason: str, tenant_id: str = "acme") -> dict:
+    return {
+        "tenant_id": tenant_id,
+        "connection_id": "conn-a",
+        "provider_message_id": message_id,
+        "partition_day": T0.date(),
+        "reason": reason,
+        "excerpt": None,
+        "received_at": None,
+        "quarantined_at": T0,
+        "attempts": 1,
+    }
+
+
+def test_upsert_increments_counters_and_delete_keys(warehouse: Warehouse) -> None:
+    def upsert(rows: list[dict]) -> int:
+        return warehouse.upsert(
+            "quarantined_messages",
+            rows,
+            KEY,
+            update_columns=["reason"],
+            increment_columns=["attempts"],
+        )
+
+    assert upsert([quarantine_row("q1", "bad json"), quarantine_row("q2", "bad json")]) == 2
+    assert upsert([quarantine_row("q1", "still bad")]) == 1
+    assert upsert([quarantine_row("q1", "worse"), quarantine_row("q3", "new")]) == 2
+    warehouse.upsert("quarantined_messages", [quarantine_row("q1", "x", tenant_id="globex")], KEY)
+    rows = fetch_all(warehouse, "quarantined_messages", ["tenant_id", "provider_message_id"])
+    assert [
+        (r["tenant_id"], r["provider_message_id"], r["reason"], r["attempts"]) for r in rows
+    ] == [
+        ("acme", "q1", "worse", 3),
+        ("acme", "q2", "bad json", 1),
+        ("acme", "q3", "new", 1),
+        ("globex", "q1", "x", 1),
+    ]
+    with pytest.raises(WarehouseError, match="increment_columns"):
+        warehouse.upsert("quarantined_messages", rows[:1], KEY, increment_columns=["tenant_id"])
+
+    assert (
+        warehouse.delete_keys(
+            "quarantined_messages", "acme", "conn-a", "provider_message_id", ["q1", "q3", "absent"]
+        )
+        == 2
+    )
+    assert (
+        warehouse.delete_keys("quarantined_messages", "acme", "conn-a", "provider_message_id", [])
+        == 0
+    )
+    left = fetch_all(warehouse, "quarantined_messages", ["tenant_id", "provider_message_id"])
+    assert [(r["tenant_id"], r["provider_message_id"]) for r in left] == [
+        ("acme", "q2"),
+        ("globex", "q1"),
+    ]
+
+
 def test_upsert_last_duplicate_in_a_batch_wins(warehouse: Warehouse) -> None:
     rows = [email_row("m1", subject="first"), email_row("m2"), email_row("m1", subject="last")]
     assert warehouse.upsert("raw_emails", rows, KEY) == 2

@@ -1,0 +1,427 @@
+"""Turning provider message payloads into `EmailRecord`s, without I/O.
+
+The header helpers (unfolding, RFC 2047 decoding, address lists, dates, message ids) only know
+RFC 5322, so a Microsoft Graph parser can reuse them beside `parse_gmail_message`. Odd headers
+never fail a message: what cannot be read is left out or kept raw and named in
+`header_defects`. Only a payload without what a record needs (id, received time) is quarantined.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.errors import CharsetError, UndecodableBytesDefect
+from email.headerregistry import Address
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from assets.email_records import SKIPPED_LABELS, EmailRecord, QuarantinedRecord
+from resources.provider import RawMessage
+
+EXCERPT_LIMIT = 500
+_DEFECT_TEXT_LIMIT = 80
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_FOLD = re.compile(r"\r\n(?=[ \t])|\n(?=[ \t])|\r(?=[ \t])")
+_LINE_BREAK = re.compile(r"\r\n|\n|\r")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
+_MSG_ID = re.compile(r"<[^<>\s]+>")
+_QP_BYTE = re.compile(rb"=([0-9A-Fa-f]{2})")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+ADDRESS_HEADERS = ("from", "to", "cc", "bcc", "reply-to", "sender")
+_SINGLE_HEADERS = ("from", "subject", "date", "message-id", "in-reply-to")
+
+
+# ---- shared, provider-neutral helpers ------------------------------------------------------------
+
+
+def safe_excerpt(text: str, limit: int = EXCERPT_LIMIT) -> str:
+    """At most `limit` printable characters of `text`, for quarantine rows and logs."""
+    return _CONTROL.sub("?", text)[:limit]
+
+
+def _short(text: str) -> str:
+    return repr(safe_excerpt(text, _DEFECT_TEXT_LIMIT))
+
+
+def unfold(value: str) -> tuple[str, bool]:
+    """RFC 5322 unfolding; True when a bare line break (not a fold) had to be flattened too."""
+    unfolded = _FOLD.sub("", value)
+    flattened = _LINE_BREAK.sub(" ", unfolded)
+    return flattened, flattened != unfolded
+
+
+def _decode_word_bytes(encoding: str, text: str) -> bytes:
+    if encoding in "Bb":
+        padded = text + "=" * (-len(text) % 4)
+        return binascii.a2b_base64(padded.encode("ascii"), strict_mode=True)
+    if not text.isascii():
+        raise ValueError("non-ASCII text in a Q encoded word")
+    return _QP_BYTE.sub(lambda m: bytes([int(m[1], 16)]), text.replace("_", " ").encode("ascii"))
+
+
+def decode_encoded_words(value: str) -> tuple[str, str | None]:
+    """RFC 2047 decoding of unstructured text (a Subject).
+
+    Returns `(text, None)`, or `(value, problem)` when any encoded word cannot be decoded (bad
+    base64, unknown charset, bytes invalid in their charset): the raw text is more honest than
+    a half-decoded one. Adjacent words of one charset are joined before decoding, so a character
+    split across two words survives.
+    """
+    if "=?" not in value:
+        return value, None
+    chunks: list[tuple[str | None, bytes]] = []  # (charset, bytes); None: plain text as UTF-8
+    position = 0
+    try:
+        for match in _ENCODED_WORD.finditer(value):
+            between = value[position : match.start()]
+            if between and not (position and between.isspace()):
+                chunks.append((None, between.encode("utf-8", "surrogatepass")))
+            charset = match[1].split("*", 1)[0].lower()
+            codecs.lookup(charset)
+            data = _decode_word_bytes(match[2], match[3])
+            if chunks and chunks[-1][0] == charset:
+                chunks[-1] = (charset, chunks[-1][1] + data)
+            else:
+                chunks.append((charset, data))
+            position = match.end()
+        chunks.append((None, value[position:].encode("utf-8", "surrogatepass")))
+        text = "".join(
+            data.decode(charset) if charset else data.decode("utf-8", "surrogatepass")
+            for charset, data in chunks
+        )
+    except LookupError as exc:
+        return value, f"unknown charset in encoded word ({safe_excerpt(str(exc), 60)})"
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return value, "undecodable encoded word"
+    return text, None
+
+
+def normalize_address(addr_spec: str) -> str | None:
+    """The lower-cased bare `local@domain`, or None when it is not a usable address."""
+    candidate = addr_spec.strip()
+    local, at, domain = candidate.rpartition("@")
+    if not at or not local or not domain or ".." in domain or domain.startswith("."):
+        return None
+    quoted_local = len(local) > 1 and local.startswith('"') and local.endswith('"')
+    if any(ch.isspace() or ch in "<>@,;" for ch in domain) or (
+        not quoted_local and any(ch.isspace() or ch in '<>@,;"' for ch in local)
+    ):
+        return None
+    return candidate.lower()
+
+
+def _split_semicolons(value: str) -> str:
+    """Outlook-style `a@x; b@y` lists as commas, outside quotes; groups (`name: ...;`) untouched."""
+    if ";" not in value or ":" in value:
+        return value
+    out, quoted = [], False
+    for ch in value:
+        if ch == '"':
+            quoted = not quoted
+        out.append("," if ch == ";" and not quoted else ch)
+    return "".join(out)
+
+
+def _protect_undecodable_words(value: str) -> tuple[str, dict[str, str]]:
+    """Swaps undecodable encoded words for plain atoms so they come back raw, not mangled."""
+    swaps: dict[str, str] = {}
+
+    def swap(match: re.Match[str]) -> str:
+        if decode_encoded_words(match[0])[1] is None:
+            return match[0]
+        token = f"TPRAWWORD{len(swaps)}X"
+        swaps[token] = match[0]
+        return token
+
+    return _ENCODED_WORD.sub(swap, value), swaps
+
+
+@dataclass
+class ParsedAddresses:
+    """Addresses of one header: `(display name or None, bare address)` pairs, plus defects."""
+
+    addresses: list[tuple[str | None, str]] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+
+
+def parse_address_list(header: str, value: str) -> ParsedAddresses:
+    """Parses an address-list header with the standard library's RFC 5322 header registry.
+
+    Garbage entries are dropped and named in the defects; group syntax, comments, quoted
+    display names and encoded words in display names are handled by the registry. Repeated
+    addresses are kept once.
+    """
+    label = header.lower()
+    result = ParsedAddresses()
+    prepared = _split_semicolons(value)
+    if prepared != value:
+        result.defects.append(f"{label}: ';' used as address separator")
+    prepared, swaps = _protect_undecodable_words(prepared)
+    if swaps:
+        result.defects.append(f"{label}: undecodable encoded word kept raw")
+    try:
+        parsed = policy.default.header_fetch_parse(header, prepared)
+        entries: tuple[Address, ...] = parsed.addresses
+        registry_defects = list(parsed.defects)
+    except Exception:  # the registry has raised on pathological input; degrade, never crash
+        result.defects.append(f"{label}: unparseable address list {_short(value)}")
+        return result
+    if not swaps and any(
+        isinstance(d, (UndecodableBytesDefect, CharsetError)) for d in registry_defects
+    ):
+        result.defects.append(f"{label}: undecodable bytes in display name")
+    dropped = False
+    for entry in entries:
+        address = normalize_address(entry.addr_spec) if entry.domain else None
+        if address is None:
+            dropped = True
+            problem = f"{label}: dropped unparseable address {_short(entry.addr_spec)}"
+            if problem not in result.defects:
+                result.defects.append(problem)
+            continue
+        if any(address == known for _, known in result.addresses):
+            continue
+        name = entry.display_name
+        for token, raw in swaps.items():
+            name = name.replace(token, raw)
+        result.addresses.append((name.strip() or None, address))
+    lost_silently = any("invalid address" in str(d) for d in registry_defects)
+    if lost_silently and not dropped:
+        result.defects.append(f"{label}: dropped unparseable address in {_short(value)}")
+    return result
+
+
+def parse_date(header_value: str) -> tuple[datetime | None, str | None]:
+    """An RFC 5322 Date as an aware UTC datetime (`-0000` read as UTC), or None and a defect."""
+    try:
+        parsed = parsedate_to_datetime(header_value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None, f"date: unparseable {_short(header_value)}"
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC), None
+    except OverflowError:
+        return None, f"date: out of range {_short(header_value)}"
+
+
+def parse_message_id(header: str, value: str) -> tuple[str | None, str | None]:
+    """The first `<id>` token of a Message-ID / In-Reply-To / References value."""
+    match = _MSG_ID.search(value)
+    if match:
+        return match[0], None
+    bare = value.strip().split()
+    if not bare:
+        return None, f"{header}: empty"
+    return f"<{bare[0].strip('<>')}>", f"{header}: id without angle brackets"
+
+
+class HeaderBlock:
+    """A message's header fields by lower-cased name, in order, unfolded, duplicates kept."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self.defects: list[str] = []
+        self._fields: dict[str, list[str]] = {}
+        for name, value in pairs:
+            text, flattened = unfold(value)
+            key = name.strip().lower()
+            if flattened:
+                self.defects.append(f"{key}: bare line break in value")
+            self._fields.setdefault(key, []).append(text.strip())
+
+    def all(self, name: str) -> list[str]:
+        return self._fields.get(name, [])
+
+    def first(self, name: str) -> str | None:
+        values = self.all(name)
+        if len(values) > 1 and name in _SINGLE_HEADERS:
+            self.defects.append(f"{name}: {len(values)} headers, first used")
+        return values[0] if values else None
+
+
+@dataclass
+class HeaderFields:
+    """The provider-neutral fields an EmailRecord takes from RFC 5322 headers."""
+
+    subject: str | None = None
+    from_address: str | None = None
+    from_name: str | None = None
+    to_addresses: list[str] = field(default_factory=list)
+    cc_addresses: list[str] = field(default_factory=list)
+    bcc_addresses: list[str] = field(default_factory=list)
+    sent_at: datetime | None = None
+    internet_message_id: str | None = None
+    in_reply_to: str | None = None
+    defects: list[str] = field(default_factory=list)
+
+
+def _addresses(block: HeaderBlock, name: str, defects: list[str]) -> list[tuple[str | None, str]]:
+    values = block.all(name)
+    if not values:
+        return []
+    if len(values) > 1:
+        defects.append(f"{name}: {len(values)} headers, merged")
+    merged: list[tuple[str | None, str]] = []
+    for value in values:
+        parsed = parse_address_list(name, value)
+        defects.extend(parsed.defects)
+        merged.extend(p for p in parsed.addresses if p[1] not in {a for _, a in merged})
+    return merged
+
+
+def parse_headers(pairs: Iterable[tuple[str, str]]) -> HeaderFields:
+    """Reads the fields a record needs from raw `(name, value)` header pairs."""
+    block = HeaderBlock(pairs)
+    out = HeaderFields()
+    defects: list[str] = []
+
+    subject = block.first("subject")
+    if subject is not None:
+        out.subject, problem = decode_encoded_words(subject)
+        if problem:
+            defects.append(f"subject: {problem}, kept raw")
+
+    sender = block.first("from")
+    if sender is not None:
+        parsed = parse_address_list("from", sender)
+        defects.extend(parsed.defects)
+        if parsed.addresses:
+            out.from_name, out.from_address = parsed.addresses[0]
+
+    out.to_addresses = [a for _, a in _addresses(block, "to", defects)]
+    out.cc_addresses = [a for _, a in _addresses(block, "cc", defects)]
+    out.bcc_addresses = [a for _, a in _addresses(block, "bcc", defects)]
+
+    date = block.first("date")
+    if date is not None:
+        out.sent_at, problem = parse_date(date)
+        if problem:
+            defects.append(problem)
+
+    message_id = block.first("message-id")
+    if message_id is None:
+        defects.append("message-id: missing")
+    else:
+        out.internet_message_id, problem = parse_message_id("message-id", message_id)
+        if problem:
+            defects.append(problem)
+
+    reply_to = block.first("in-reply-to")
+    if reply_to is not None:
+        out.in_reply_to, problem = parse_message_id("in-reply-to", reply_to)
+        if problem:
+            defects.append(problem)
+
+    out.defects = list(dict.fromkeys([*block.defects, *defects]))
+    return out
+
+
+# ---- Gmail -----------------------------------------------------------------------------------
+
+
+def is_syncable(labels: Iterable[str]) -> bool:
+    """False for drafts, spam and trash, which are never synced."""
+    return not SKIPPED_LABELS.intersection(labels)
+
+
+def _json_excerpt(payload: Any) -> str:
+    try:
+        text = json.dumps(payload, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(payload)
+    return safe_excerpt(text)
+
+
+def _internal_date(value: Any) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    try:
+        millis = int(value)
+        return _EPOCH + timedelta(milliseconds=millis)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _gmail_header_pairs(headers: list[Any], defects: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in headers:
+        if (
+            isinstance(item, Mapping)
+            and isinstance(item.get("name"), str)
+            and isinstance(item.get("value"), str)
+        ):
+            pairs.append((item["name"], item["value"]))
+        else:
+            defects.append(f"headers: unreadable entry {_short(repr(item))}")
+    return pairs
+
+
+def parse_gmail_message(raw: RawMessage) -> EmailRecord | QuarantinedRecord:
+    """A Gmail `users.messages.get` resource (format=metadata or full) as an EmailRecord.
+
+    Quarantined when the connector got no usable JSON object, or the resource lacks an id, a
+    readable `internalDate` or a `payload` with a header list.
+    """
+    message_id = raw.provider_message_id
+    payload = raw.payload
+    if payload is None:
+        excerpt = safe_excerpt(raw.excerpt) if raw.excerpt is not None else None
+        return QuarantinedRecord(message_id, raw.error or "no_payload", excerpt=excerpt)
+    if not isinstance(payload, Mapping):
+        return QuarantinedRecord(message_id, "not_object", excerpt=_json_excerpt(payload))
+
+    def quarantine(reason: str, received_at: datetime | None = None) -> QuarantinedRecord:
+        return QuarantinedRecord(message_id, reason, received_at, _json_excerpt(payload))
+
+    if not isinstance(payload.get("id"), str) or not payload["id"]:
+        return quarantine("missing_id")
+    if payload["id"] != message_id:
+        return quarantine("id_mismatch")
+    if payload.get("internalDate") in (None, ""):
+        return quarantine("missing_internal_date")
+    received_at = _internal_date(payload["internalDate"])
+    if received_at is None:
+        return quarantine("invalid_internal_date")
+    part = payload.get("payload")
+    if not isinstance(part, Mapping):
+        return quarantine("missing_payload", received_at)
+    headers = part.get("headers", [])
+    if not isinstance(headers, list):
+        return quarantine("bad_headers", received_at)
+
+    defects: list[str] = []
+    fields = parse_headers(_gmail_header_pairs(headers, defects))
+    labels = payload.get("labelIds") or []
+    if not isinstance(labels, list):
+        defects.append("labelIds: not a list")
+        labels = []
+    size = payload.get("sizeEstimate")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
+        defects.append(f"sizeEstimate: not an integer {_short(repr(size))}")
+        size = None
+    thread_id = payload.get("threadId")
+    return EmailRecord(
+        provider_message_id=message_id,
+        received_at=received_at,
+        internet_message_id=fields.internet_message_id,
+        thread_id=thread_id if isinstance(thread_id, str) else None,
+        subject=fields.subject,
+        from_address=fields.from_address,
+        from_name=fields.from_name,
+        to_addresses=fields.to_addresses,
+        cc_addresses=fields.cc_addresses,
+        bcc_addresses=fields.bcc_addresses,
+        sent_at=fields.sent_at,
+        in_reply_to=fields.in_reply_to,
+        labels=[label for label in labels if isinstance(label, str)],
+        size_bytes=size,
+        header_defects=[*defects, *fields.defects],
+    )

@@ -1,0 +1,369 @@
+"""One Gmail mailbox through google-api-python-client and google-auth, behind `MailConnector`.
+
+Google's client does the wire format (discovery, OAuth refresh, multipart batches); this module
+adds what a sync of many mailboxes needs on top: pacing under the per-user quota, retries that
+honour Retry-After, per-message outcomes that never let one broken message sink a batch, and
+failures turned into `ConnectionFailure` with no provider text and no token in them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import google_auth_httplib2
+import httplib2
+from google.auth import exceptions as auth_exceptions
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build
+from googleapiclient.errors import BatchError, HttpError
+from googleapiclient.http import BatchHttpRequest
+from googleapiclient.model import JsonModel
+
+from assets.email_parsing import safe_excerpt
+from resources.google_errors import (
+    NETWORK_ERRORS,
+    classify,
+    failure,
+    is_retryable,
+    retry_after_seconds,
+)
+from resources.provider import ApiStats, ConnectionStatus, RawMessage, SyncWindow
+from resources.rate_limit import QuotaPacer
+
+T = TypeVar("T")
+
+METADATA_HEADERS = (
+    "From",
+    "To",
+    "Cc",
+    "Bcc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Reply-To",
+    "Sender",
+)
+LIST_METHOD = "gmail.users.messages.list"
+GET_METHOD = "gmail.users.messages.get"
+QUOTA_COSTS = {LIST_METHOD: 5, GET_METHOD: 5}
+"""Gmail's quota units per call."""
+MAX_BATCH_SIZE = 100
+LIST_PAGE_SIZE = 500
+BASE_BACKOFF_SECONDS = 0.5
+
+_PROVIDER_ERRORS: tuple[type[BaseException], ...] = (
+    HttpError,
+    auth_exceptions.RefreshError,
+    *NETWORK_ERRORS,
+)
+_BATCH_ENVELOPE_ERRORS: tuple[type[BaseException], ...] = (
+    BatchError,
+    KeyError,
+    ValueError,
+    IndexError,
+)
+"""What BatchHttpRequest.execute raises when the multipart answer itself is unreadable (not
+UTF-8, a part missing or garbled); the batch's messages are then fetched one by one."""
+
+
+class _UndecodedJsonModel(JsonModel):
+    """Leaves 2xx bodies as bytes.
+
+    JsonModel's `json.loads` failure on one batch part escapes `BatchHttpRequest.execute` and
+    loses the whole batch's answers; decoding each part ourselves keeps the others.
+    """
+
+    def deserialize(self, content: Any) -> Any:
+        return content
+
+
+class _CountingHttp(httplib2.Http):
+    """An httplib2.Http that counts round trips (API calls, batches, token refreshes)."""
+
+    def __init__(self, stats: ApiStats, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._stats = stats
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        self._stats.http_requests += 1
+        return super().request(*args, **kwargs)
+
+
+@dataclass
+class _Outcome:
+    """One message's answer: a RawMessage, gone (404), or an error to retry or raise."""
+
+    message: RawMessage | None = None
+    vanished: bool = False
+    error: BaseException | None = None
+
+
+def _decode_message(message_id: str, content: Any) -> RawMessage:
+    """A message body as RawMessage; unusable JSON becomes `payload=None` for quarantine."""
+    text = (
+        content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content or "")
+    )
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return RawMessage(message_id, None, "invalid_json", safe_excerpt(text))
+    if not isinstance(payload, dict):
+        return RawMessage(message_id, None, "not_object", safe_excerpt(text))
+    return RawMessage(message_id, payload)
+
+
+class GoogleMailConnector:
+    """Gmail of one connected mailbox (`MailConnector`).
+
+    `quota_units_per_second` paces every call so the mailbox's quota is never exceeded (batches
+    shrink to fit it). Throttling and outages are retried up to `max_attempts` per call with
+    capped exponential backoff and jitter, never waiting less than Retry-After; an answer asking
+    for a longer wait than `max_retry_wait_seconds` ends the call as THROTTLED at once.
+    """
+
+    provider = "google"
+
+    def __init__(
+        self,
+        owner_email: str,
+        refresh_token: str,
+        *,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        token_uri: str | None = None,
+        batch_size: int = 50,
+        quota_units_per_second: int = 250,
+        max_attempts: int = 8,
+        max_retry_wait_seconds: float = 60.0,
+        timeout_seconds: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        cost = QUOTA_COSTS[GET_METHOD]
+        if quota_units_per_second < cost:
+            raise ValueError(f"quota_units_per_second must be at least {cost}")
+        base = base_url.rstrip("/")
+        self.owner_email = owner_email
+        self.stats = ApiStats()
+        self.vanished_message_ids: list[str] = []
+        """Ids listed earlier but gone (404) when fetched; not yielded."""
+        self._batch_uri = base + "/batch/gmail/v1"
+        self._batch_size = max(1, min(batch_size, MAX_BATCH_SIZE, quota_units_per_second // cost))
+        self._max_attempts = max(1, max_attempts)
+        self._max_wait = max_retry_wait_seconds
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._pacer = QuotaPacer(quota_units_per_second, clock=clock, sleep=sleep)
+        self._credentials = Credentials(
+            token=None,
+            refresh_token=refresh_token,
+            token_uri=token_uri or base + "/token",
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+        self._http = _CountingHttp(self.stats, timeout_seconds)
+        self._service = build(
+            "gmail",
+            "v1",
+            http=google_auth_httplib2.AuthorizedHttp(self._credentials, http=self._http),
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": base + "/"},
+            model=_UndecodedJsonModel(),
+        )
+
+    def __repr__(self) -> str:
+        return f"GoogleMailConnector(owner_email={self.owner_email!r})"
+
+    def close(self) -> None:
+        """Closes kept-alive connections."""
+        self._http.close()
+
+    # ---- MailConnector -------------------------------------------------------------------------
+
+    def list_message_ids(self, window: SyncWindow) -> list[str]:
+        """Every page of `users.messages.list` for the window (whole seconds), drafts excluded.
+
+        Spam and trash stay hidden (`includeSpamTrash=False`).
+        """
+        query = (
+            f"after:{math.floor(window.start.timestamp())} "
+            f"before:{math.floor(window.end.timestamp())} -in:drafts"
+        )
+        ids: list[str] = []
+        seen_tokens: set[str] = set()
+        page_token: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "userId": "me",
+                "q": query,
+                "includeSpamTrash": False,
+                "maxResults": LIST_PAGE_SIZE,
+            }
+            if page_token:
+                params["pageToken"] = page_token
+
+            def send(params: dict[str, Any] = params) -> Any:
+                self.stats.count_call(LIST_METHOD, QUOTA_COSTS[LIST_METHOD])
+                return self._service.users().messages().list(**params).execute(num_retries=0)
+
+            page = _decode_message("", self._with_retries(send, QUOTA_COSTS[LIST_METHOD]))
+            if page.payload is None:
+                raise failure(ConnectionStatus.SYNC_ERROR, f"list_{page.error}")
+            for item in page.payload.get("messages") or []:
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    ids.append(item["id"])
+            page_token = page.payload.get("nextPageToken")
+            if not page_token:
+                return list(dict.fromkeys(ids))
+            if page_token in seen_tokens:
+                raise failure(ConnectionStatus.SYNC_ERROR, "list_page_token_loop")
+            seen_tokens.add(page_token)
+
+    def fetch_messages(self, message_ids: Sequence[str]) -> Iterator[RawMessage]:
+        """`messages.get` (format=metadata) of exactly these ids, in batches, as they arrive.
+
+        Messages whose answer was throttled or failed on Google's side go into a later batch
+        after a wait; 404s are recorded in `vanished_message_ids`.
+        """
+        pending = deque(dict.fromkeys(message_ids))
+        failed_attempts: dict[str, int] = {}
+        failing_rounds = 0
+        while pending:
+            chunk = [pending.popleft() for _ in range(min(self._batch_size, len(pending)))]
+            outcomes = self._fetch_chunk(chunk)
+            retry: list[str] = []
+            retry_after: float | None = None
+            last_error: BaseException | None = None
+            for message_id in chunk:
+                outcome = outcomes[message_id]
+                if outcome.message is not None:
+                    yield outcome.message
+                    continue
+                if outcome.vanished:
+                    self.vanished_message_ids.append(message_id)
+                    continue
+                error = outcome.error
+                assert error is not None
+                failed_attempts[message_id] = failed_attempts.get(message_id, 0) + 1
+                if not is_retryable(error) or failed_attempts[message_id] >= self._max_attempts:
+                    raise classify(error) from None
+                retry.append(message_id)
+                last_error = error
+                wait = retry_after_seconds(error) if isinstance(error, HttpError) else None
+                if wait is not None:
+                    retry_after = max(retry_after or 0.0, wait)
+            if not retry:
+                failing_rounds = 0
+                continue
+            assert last_error is not None
+            failing_rounds += 1
+            self._wait_to_retry(failing_rounds, retry_after, last_error)
+            self.stats.retries += len(retry)
+            pending.extendleft(reversed(retry))
+
+    # ---- calls ---------------------------------------------------------------------------------
+
+    def _get_request(self, message_id: str) -> Any:
+        return (
+            self._service.users()
+            .messages()
+            .get(
+                userId="me",
+                id=message_id,
+                format="metadata",
+                metadataHeaders=list(METADATA_HEADERS),
+            )
+        )
+
+    def _fetch_chunk(self, chunk: list[str]) -> dict[str, _Outcome]:
+        """One batch for `chunk`; per-message outcomes, whole-request failures retried here."""
+        outcomes: dict[str, _Outcome] = {}
+
+        def on_answer(request_id: str, response: Any, exception: BaseException | None) -> None:
+            if isinstance(exception, HttpError) and exception.status_code == 404:
+                outcomes[request_id] = _Outcome(vanished=True)
+            elif exception is not None:
+                outcomes[request_id] = _Outcome(error=exception)
+            else:
+                outcomes[request_id] = _Outcome(message=_decode_message(request_id, response))
+
+        def send() -> None:
+            outcomes.clear()
+            batch = BatchHttpRequest(callback=on_answer, batch_uri=self._batch_uri)
+            for message_id in chunk:
+                batch.add(self._get_request(message_id), request_id=message_id)
+                self.stats.count_call(GET_METHOD, QUOTA_COSTS[GET_METHOD])
+            batch.execute()
+
+        try:
+            self._with_retries(send, QUOTA_COSTS[GET_METHOD] * len(chunk))
+        except _BATCH_ENVELOPE_ERRORS:
+            outcomes.clear()
+        for message_id in chunk:
+            if message_id not in outcomes:
+                outcomes[message_id] = self._fetch_one(message_id)
+        return outcomes
+
+    def _fetch_one(self, message_id: str) -> _Outcome:
+        """A plain (unbatched) get, for messages whose batch answer could not be read."""
+
+        def send() -> Any:
+            self.stats.count_call(GET_METHOD, QUOTA_COSTS[GET_METHOD])
+            try:
+                return self._get_request(message_id).execute(num_retries=0)
+            except HttpError as exc:
+                if exc.status_code == 404:
+                    return None
+                raise
+
+        content = self._with_retries(send, QUOTA_COSTS[GET_METHOD])
+        if content is None:
+            return _Outcome(vanished=True)
+        return _Outcome(message=_decode_message(message_id, content))
+
+    def _with_retries(self, send: Callable[[], T], units: int) -> T:
+        """Runs `send` paced, retrying throttling and outages; other failures are classified."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self._ensure_token()
+                self.stats.throttled_seconds += self._pacer.acquire(units)
+                try:
+                    return send()
+                finally:
+                    self._pacer.record(units)
+            except _PROVIDER_ERRORS as exc:
+                if not is_retryable(exc) or attempt >= self._max_attempts:
+                    raise classify(exc) from None
+                wait = retry_after_seconds(exc) if isinstance(exc, HttpError) else None
+                self._wait_to_retry(attempt, wait, exc)
+                self.stats.retries += 1
+
+    def _ensure_token(self) -> None:
+        """Refreshes the access token through our own (counted, timed-out) HTTP object.
+
+        BatchHttpRequest would otherwise refresh through a fresh httplib2.Http with no timeout.
+        """
+        if not self._credentials.valid:
+            self._credentials.refresh(google_auth_httplib2.Request(self._http))
+
+    def _wait_to_retry(self, attempt: int, retry_after: float | None, error: BaseException) -> None:
+        if retry_after is not None and retry_after > self._max_wait:
+            raise classify(error) from None
+        backoff = min(self._max_wait, BASE_BACKOFF_SECONDS * 2 ** (attempt - 1))
+        delay = max(retry_after or 0.0, backoff * self._rng.uniform(0.5, 1.0))
+        self._sleep(delay)
+        self.stats.throttled_seconds += delay
