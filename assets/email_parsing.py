@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from email.errors import CharsetError, UndecodableBytesDefect
 from email.headerregistry import Address
-from email.utils import parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 from assets.email_records import SKIPPED_LABELS, EmailRecord, QuarantinedRecord
@@ -35,7 +35,6 @@ _MSG_ID = re.compile(r"<[^<>\s]+>")
 _QP_BYTE = re.compile(rb"=([0-9A-Fa-f]{2})")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-ADDRESS_HEADERS = ("from", "to", "cc", "bcc", "reply-to", "sender")
 _SINGLE_HEADERS = ("from", "subject", "date", "message-id", "in-reply-to")
 
 
@@ -171,9 +170,8 @@ def parse_address_list(header: str, value: str) -> ParsedAddresses:
         parsed = policy.default.header_fetch_parse(header, prepared)
         entries: tuple[Address, ...] = parsed.addresses
         registry_defects = list(parsed.defects)
-    except Exception:  # the registry has raised on pathological input; degrade, never crash
-        result.defects.append(f"{label}: unparseable address list {_short(value)}")
-        return result
+    except Exception:  # the registry raises on some garbage (e.g. a trailing "x@"); degrade
+        return _parse_address_list_leniently(label, prepared, swaps, result)
     if not swaps and any(
         isinstance(d, (UndecodableBytesDefect, CharsetError)) for d in registry_defects
     ):
@@ -196,6 +194,28 @@ def parse_address_list(header: str, value: str) -> ParsedAddresses:
     lost_silently = any("invalid address" in str(d) for d in registry_defects)
     if lost_silently and not dropped:
         result.defects.append(f"{label}: dropped unparseable address in {_short(value)}")
+    return result
+
+
+def _parse_address_list_leniently(
+    label: str, value: str, swaps: dict[str, str], result: ParsedAddresses
+) -> ParsedAddresses:
+    """The older, forgiving `getaddresses` split, for lists the header registry cannot parse."""
+    result.defects.append(f"{label}: malformed address list, parsed leniently")
+    for name, addr_spec in getaddresses([value]):
+        address = normalize_address(addr_spec)
+        if address is None:
+            shown = _short(addr_spec or name) if addr_spec or name else "entry"
+            problem = f"{label}: dropped unparseable address {shown}"
+            if problem not in result.defects:
+                result.defects.append(problem)
+            continue
+        if any(address == known for _, known in result.addresses):
+            continue
+        for token, raw in swaps.items():
+            name = name.replace(token, raw)
+        decoded, _ = decode_encoded_words(name)
+        result.addresses.append((decoded.strip() or None, address))
     return result
 
 

@@ -109,9 +109,7 @@ class _Outcome:
 
 def _decode_message(message_id: str, content: Any) -> RawMessage:
     """A message body as RawMessage; unusable JSON becomes `payload=None` for quarantine."""
-    text = (
-        content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content or "")
-    )
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content or "")
     try:
         payload = json.loads(text)
     except ValueError:
@@ -243,35 +241,31 @@ class GoogleMailConnector:
         while pending:
             chunk = [pending.popleft() for _ in range(min(self._batch_size, len(pending)))]
             outcomes = self._fetch_chunk(chunk)
-            retry: list[str] = []
+            retry: list[tuple[str, BaseException]] = []
             retry_after: float | None = None
-            last_error: BaseException | None = None
             for message_id in chunk:
                 outcome = outcomes[message_id]
                 if outcome.message is not None:
                     yield outcome.message
                     continue
-                if outcome.vanished:
+                if outcome.vanished or outcome.error is None:
                     self.vanished_message_ids.append(message_id)
                     continue
                 error = outcome.error
-                assert error is not None
                 failed_attempts[message_id] = failed_attempts.get(message_id, 0) + 1
                 if not is_retryable(error) or failed_attempts[message_id] >= self._max_attempts:
                     raise classify(error) from None
-                retry.append(message_id)
-                last_error = error
+                retry.append((message_id, error))
                 wait = retry_after_seconds(error) if isinstance(error, HttpError) else None
                 if wait is not None:
                     retry_after = max(retry_after or 0.0, wait)
             if not retry:
                 failing_rounds = 0
                 continue
-            assert last_error is not None
             failing_rounds += 1
-            self._wait_to_retry(failing_rounds, retry_after, last_error)
+            self._wait_to_retry(failing_rounds, retry_after, retry[-1][1])
             self.stats.retries += len(retry)
-            pending.extendleft(reversed(retry))
+            pending.extendleft(reversed([message_id for message_id, _ in retry]))
 
     # ---- calls ---------------------------------------------------------------------------------
 
@@ -334,7 +328,11 @@ class GoogleMailConnector:
         return _Outcome(message=_decode_message(message_id, content))
 
     def _with_retries(self, send: Callable[[], T], units: int) -> T:
-        """Runs `send` paced, retrying throttling and outages; other failures are classified."""
+        """Runs `send` paced, retrying throttling and outages; other failures are classified.
+
+        The failure is raised outside the `except` block so it carries no `__context__`: the
+        provider's exception (and its text) never travels with it.
+        """
         attempt = 0
         while True:
             attempt += 1
@@ -346,11 +344,12 @@ class GoogleMailConnector:
                 finally:
                     self._pacer.record(units)
             except _PROVIDER_ERRORS as exc:
-                if not is_retryable(exc) or attempt >= self._max_attempts:
-                    raise classify(exc) from None
-                wait = retry_after_seconds(exc) if isinstance(exc, HttpError) else None
-                self._wait_to_retry(attempt, wait, exc)
-                self.stats.retries += 1
+                error: BaseException = exc
+            if not is_retryable(error) or attempt >= self._max_attempts:
+                raise classify(error) from None
+            wait = retry_after_seconds(error) if isinstance(error, HttpError) else None
+            self._wait_to_retry(attempt, wait, error)
+            self.stats.retries += 1
 
     def _ensure_token(self) -> None:
         """Refreshes the access token through our own (counted, timed-out) HTTP object.

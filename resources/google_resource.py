@@ -1,4 +1,4 @@
-"""Google Workspace as a Dagster resource: the app's settings, handing out per-mailbox connectors."""
+"""Google Workspace as a Dagster resource: the app's settings, handing out mailbox connectors."""
 
 from __future__ import annotations
 

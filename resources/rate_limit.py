@@ -59,12 +59,12 @@ class QuotaPacer:
         excess = self._used + units - self.units_per_window
         if excess <= 0:
             return 0.0
-        freed, release_at = 0, now
-        for release_at, charged in self._charges:
+        freed = 0
+        for charged_at, charged in self._charges:
             freed += charged
             if freed >= excess:
-                break
-        return release_at + self.window_seconds - now + self.margin_seconds
+                return charged_at + self.window_seconds - now + self.margin_seconds
+        return self._charges[-1][0] + self.window_seconds - now + self.margin_seconds
 
     def acquire(self, units: int) -> float:
         """Blocks until `units` fit; returns the seconds spent waiting."""
