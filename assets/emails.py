@@ -1,7 +1,5 @@
 """The raw_emails asset: every connected mailbox's mail, one tenant x day partition at a time."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.email_sync import ConnectionSyncResult, TenantEmailSync, TenantSyncResult

@@ -93,7 +93,9 @@ def _add_demo_commands(commands: Any) -> None:
     dev = commands.add_parser(
         "dev", help="the demo's sandbox plus `dagster dev -w workspace.yaml` on the demo's state"
     )
-    dev.add_argument("dagster_args", nargs=argparse.REMAINDER, help="passed to dagster dev")
+    dev.add_argument(
+        "dagster_args", nargs=argparse.REMAINDER, help="after --, passed to dagster dev"
+    )
     dev.set_defaults(handler=cmd_dev)
 
 
@@ -106,7 +108,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_dev(args: argparse.Namespace) -> int:
     from orchestration.demo import run_dev
 
-    return run_dev(args.dagster_args)
+    extra = args.dagster_args
+    return run_dev(extra[1:] if extra[:1] == ["--"] else extra)
 
 
 def _add_tenant_commands(commands: Any) -> None:

@@ -1,7 +1,5 @@
 """The hourly sync schedule."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -42,7 +40,7 @@ def active_tenants(registry: Registry) -> list[str]:
 )
 def hourly_sync_schedule(
     context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
-) -> dg.ScheduleEvaluationFunctionReturn:
+) -> list[dg.RunRequest] | dg.SkipReason:
     scheduled_at = context.scheduled_execution_time or datetime.now(UTC)
     known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
     tenants = active_tenants(Registry(warehouse.get()))

@@ -1,7 +1,5 @@
 """Keeps the tenant partition dimension in step with the tenant registry."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.partitions import tenant_partitions

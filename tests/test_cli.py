@@ -302,12 +302,12 @@ def test_default_warehouse_lives_in_the_state_folder(
     assert "acme" in run(capsys, "tenants", "list")[1]
 
 
-def test_parser_can_be_extended() -> None:
-    parser, commands = build_parser()
-    demo = commands.add_parser("demo")
-    demo.set_defaults(handler=lambda args: 7)
-    args = parser.parse_args(["demo"])
-    assert args.handler(args) == 7
+def test_demo_and_dev_commands_are_wired() -> None:
+    parser, _ = build_parser()
+    demo = parser.parse_args(["demo", "--port", "0", "--days", "1"])
+    assert (demo.handler.__name__, demo.port, demo.days) == ("cmd_demo", 0, 1)
+    dev = parser.parse_args(["dev", "--", "--port", "3001"])
+    assert (dev.handler.__name__, dev.dagster_args) == ("cmd_dev", ["--", "--port", "3001"])
 
 
 def test_console_entry_point_reads_the_token_from_stdin(tmp_path: Path) -> None:

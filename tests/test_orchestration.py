@@ -43,7 +43,11 @@ def test_workspace_loads_with_the_dagster_cli(tmp_path):
     dagster = Path(sys.executable).with_name("dagster")
     done = subprocess.run(
         [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "touchpoint" in done.stdout + done.stderr
@@ -88,7 +92,9 @@ def test_schedule_tick_requests_active_tenants(three_tenants, warehouse_url):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(tenant_partitions.name, ["acme", "globex", "initech"])
         at_midnight = dg.build_schedule_context(
-            instance=instance, resources=resources,
+            instance=instance,
+            resources=resources,
+            repository_def=defs.get_repository_def(),
             scheduled_execution_time=datetime(2026, 11, 22, 0, 5, tzinfo=UTC),
         )
         requests = hourly_sync_schedule.evaluate_tick(at_midnight).run_requests
@@ -100,7 +106,9 @@ def test_schedule_tick_requests_active_tenants(three_tenants, warehouse_url):
         assert len({r.run_key for r in requests}) == len(requests)
 
         midday = dg.build_schedule_context(
-            instance=instance, resources=resources,
+            instance=instance,
+            resources=resources,
+            repository_def=defs.get_repository_def(),
             scheduled_execution_time=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
         )
         requests = hourly_sync_schedule.evaluate_tick(midday).run_requests
@@ -114,7 +122,9 @@ def test_schedule_skips_until_partitions_exist(three_tenants, warehouse_url):
     resources = {"warehouse": WarehouseResource(url=warehouse_url)}
     with dg.instance_for_test() as instance:
         context = dg.build_schedule_context(
-            instance=instance, resources=resources,
+            instance=instance,
+            resources=resources,
+            repository_def=defs.get_repository_def(),
             scheduled_execution_time=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
         )
         data = hourly_sync_schedule.evaluate_tick(context)
