@@ -267,20 +267,20 @@ def _print_summary(summaries: list[TenantSummary]) -> None:
 
 
 def run_dev(dagster_args: list[str]) -> int:
-    """Starts the sandbox the demo used and `dagster dev` on the demo's state, until Ctrl-C."""
+    """Starts the sandbox the demo used and `dagster dev` on the demo's state, until stopped."""
+    import signal
     import subprocess
     import sys
     from urllib.parse import urlparse
 
-    env_file = Path(ENV_FILE)
-    settings = read_env_file(env_file)
+    settings = read_env_file(Path(ENV_FILE))
     if "TOUCHPOINT_GOOGLE_BASE_URL" not in settings:
         print("no .env from the demo here: run `bash scripts/demo.sh` first", file=sys.stderr)
         return 2
     env = dict(os.environ, **settings)
     bin_dir = Path(sys.executable).parent
     port = str(urlparse(settings["TOUCHPOINT_GOOGLE_BASE_URL"]).port)
-    sandbox = subprocess.Popen(
+    commands = [
         [
             str(bin_dir / "touchpoint-sandbox"),
             "serve",
@@ -291,14 +291,32 @@ def run_dev(dagster_args: list[str]) -> int:
             "--now",
             settings["TOUCHPOINT_SANDBOX_NOW"],
         ],
-        env=env,
-    )
+        [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", *dagster_args],
+    ]
+    # Each child leads its own process group, so stopping one stops everything it started.
+    children = [subprocess.Popen(c, env=env, start_new_session=True) for c in commands]
+
+    def _stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
     try:
-        return subprocess.call(
-            [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", *dagster_args], env=env
-        )
+        return children[1].wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
+        for child in reversed(children):
+            _stop_group(child)
+
+
+def _stop_group(child) -> None:
+    import signal
+    import subprocess
+
+    if child.poll() is None:
+        os.killpg(child.pid, signal.SIGTERM)
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()

