@@ -89,6 +89,20 @@ class RawMessage:
 
 
 @dataclass
+class RawEvent:
+    """One calendar event occurrence as the provider listed it (already expanded from its series).
+
+    `payload is None` means the provider answered something unusable for this event; the sync
+    quarantines it with `error` and a short `excerpt`.
+    """
+
+    provider_event_id: str
+    payload: dict[str, Any] | None
+    error: str | None = None
+    excerpt: str | None = None
+
+
+@dataclass
 class ApiStats:
     """What one connector spent talking to its provider; summed into materialization metadata."""
 
@@ -131,4 +145,20 @@ class MailConnector(Protocol):
 
     def fetch_messages(self, message_ids: Sequence[str]) -> Iterator[RawMessage]:
         """The messages' header-level payloads, fetched in batches."""
+        ...
+
+
+class CalendarConnector(Protocol):
+    """One connected calendar's meetings, as the sync needs them.
+
+    Raises `ConnectionFailure` like `MailConnector`. Recurring series come back expanded: one
+    RawEvent per occurrence whose start lies in the window, cancelled occurrences included (the
+    sync records them as cancelled).
+    """
+
+    provider: str
+    stats: ApiStats
+
+    def list_events(self, window: SyncWindow) -> list[RawEvent]:
+        """Every event occurrence starting in `window` (all-day events by their UTC day)."""
         ...
