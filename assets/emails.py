@@ -1,84 +1,28 @@
-"""The raw_emails asset: every connected mailbox's mail, one tenant x day partition at a time."""
+"""raw_emails (every mailbox copy) and emails (one row per real message), tenant x day."""
 
 import dagster as dg
 
-from assets.email_sync import ConnectionSyncResult, TenantEmailSync, TenantSyncResult
+from assets.connectors import ConnectorFactory
+from assets.dedupe_tables import rebuild_emails
+from assets.email_sync import EmailWindowSync
+from assets.partition_sync import SYNC_RETRY_POLICY, dedupe_metadata, run_partition_sync
 from orchestration.partitions import split_tenant_day_key, tenant_day_partitions
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
 from resources.google_resource import GoogleWorkspaceResource
-from resources.provider import ConnectionFailure, ConnectionStatus, MailConnector, SyncWindow
-from resources.registry import Connection, UnknownTenantError
-
-BACKFILL_TAG = "dagster/backfill"
-
-
-def connector_factory(google: GoogleWorkspaceResource):
-    """Maps a connection to its provider's connector."""
-
-    def connector_for(conn: Connection, refresh_token: str) -> MailConnector:
-        if conn.provider == "google":
-            return google.mail_connector(conn.owner_email, refresh_token)
-        raise ConnectionFailure(
-            ConnectionStatus.REQUEST_INVALID,
-            "provider_not_supported",
-            f"Touchpoint cannot sync {conn.provider} mailboxes yet.",
-        )
-
-    return connector_for
-
-
-def _connection_row(c: ConnectionSyncResult) -> dict:
-    return {
-        "connection": c.connection_id,
-        "owner": c.owner_email,
-        "provider": c.provider,
-        "status": c.status,
-        "cause": c.cause_code or "",
-        "listed": c.listed,
-        "already_held": c.already_held,
-        "fetched": c.fetched,
-        "synced": c.synced,
-        "skipped": c.skipped_labels,
-        "vanished": c.vanished,
-        "quarantined": c.quarantined,
-        "api_calls": c.stats.api_calls,
-        "quota_units": c.stats.quota_units,
-    }
-
-
-def sync_metadata(result: TenantSyncResult) -> dict[str, dg.MetadataValue]:
-    """Totals for charts plus a per-connection table that says what happened to each mailbox."""
-    rows = [_connection_row(c) for c in result.connections]
-    columns = list(rows[0]) if rows else ["connection"]
-    table = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    table += "".join("| " + " | ".join(str(r[c]) for c in columns) + " |\n" for r in rows)
-    stats = result.stats
-    failed = [c for c in result.connections if c.status != ConnectionStatus.ACTIVE.value]
-    return {
-        "connections": dg.MetadataValue.int(len(result.connections)),
-        "connections_not_active": dg.MetadataValue.int(len(failed)),
-        "listed": dg.MetadataValue.int(result.total("listed")),
-        "fetched": dg.MetadataValue.int(result.total("fetched")),
-        "synced": dg.MetadataValue.int(result.total("synced")),
-        "already_held": dg.MetadataValue.int(result.total("already_held")),
-        "quarantined": dg.MetadataValue.int(result.total("quarantined")),
-        "api_calls": dg.MetadataValue.int(stats.api_calls),
-        "http_requests": dg.MetadataValue.int(stats.http_requests),
-        "quota_units": dg.MetadataValue.int(stats.quota_units),
-        "per_connection": dg.MetadataValue.md(table),
-        "per_connection_json": dg.MetadataValue.json(rows),
-    }
+from resources.microsoft_resource import MicrosoftGraphResource
+from resources.registry import Registry
 
 
 @dg.asset(
     partitions_def=tenant_day_partitions,
     group_name="email",
-    kinds={"python", "sql"},
-    op_tags={"touchpoint/sync": "email"},
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+    kinds={"gmail", "outlook"},
+    op_tags={"touchpoint/sync": "mail"},
+    retry_policy=SYNC_RETRY_POLICY,
     description=(
-        "Every message of every connected mailbox of the tenant, received in the partition's "
-        "UTC day (drafts, spam and trash excluded), one row per mailbox copy in raw_emails."
+        "Every message of every connected mailbox of the tenant (Gmail and Microsoft 365), "
+        "received in the partition's UTC day, drafts, spam/junk and trash/deleted excluded: "
+        "one row per mailbox copy."
     ),
 )
 def raw_emails(
@@ -86,18 +30,28 @@ def raw_emails(
     warehouse: WarehouseResource,
     vault: CredentialVaultResource,
     google: GoogleWorkspaceResource,
+    microsoft: MicrosoftGraphResource,
 ) -> dg.MaterializeResult:
+    store = warehouse.get()
+    registry = vault.registry(store)
+    connectors = ConnectorFactory(registry, google, microsoft)
+    return run_partition_sync(context, registry, EmailWindowSync(store, connectors.mail))
+
+
+@dg.asset(
+    partitions_def=tenant_day_partitions,
+    deps=[raw_emails],
+    group_name="email",
+    kinds={"sql"},
+    description=(
+        "One row per real-world message of the tenant (same Internet-Message-ID = same "
+        "message), with the connected mailboxes that saw it; on the day of its first copy."
+    ),
+)
+def emails(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     tenant_id, day = split_tenant_day_key(context.partition_key)
     store = warehouse.get()
-    sync = TenantEmailSync(vault.registry(store), store, connector_factory(google), log=context.log)
-    try:
-        result = sync.sync(
-            tenant_id,
-            SyncWindow.for_day(day),
-            run_id=context.run.run_id,
-            explicit_backfill=BACKFILL_TAG in context.run.tags,
-        )
-    except UnknownTenantError as error:
-        # Retrying cannot make a tenant exist: fail once, clearly.
-        raise dg.Failure(description=str(error), allow_retries=False) from None
-    return dg.MaterializeResult(metadata=sync_metadata(result))
+    owners = {c.connection_id: c.owner_email for c in Registry(store).list_connections(tenant_id)}
+    return dg.MaterializeResult(
+        metadata=dedupe_metadata(rebuild_emails(store, tenant_id, day.date(), owners))
+    )

@@ -18,9 +18,15 @@ from pathlib import Path
 
 from resources.secrets import generate_key
 from resources.settings import state_dir
-from sandbox.workload import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET
+from sandbox.workload import (
+    GOOGLE_CLIENT_ID,
+    GOOGLE_CLIENT_SECRET,
+    MICROSOFT_CLIENT_ID,
+    MICROSOFT_CLIENT_SECRET,
+)
 
 DEMO_SEED = 7
+DEMO_PROVIDERS = ("google", "microsoft")
 DEFAULT_SANDBOX_PORT = 8765
 ENV_FILE = ".env"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -28,16 +34,43 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @dataclass
-class TenantSummary:
-    tenant_id: str
-    synced: int = 0
-    already_held: int = 0
+class ProviderSummary:
+    """One tenant's figures for one provider, summed over the demo's runs."""
+
+    mailboxes: set[str] = field(default_factory=set)
+    emails_new: int = 0
+    emails_held: int = 0
+    meetings: int = 0
     quarantined: int = 0
     api_calls: int = 0
-    http_requests: int = 0
     quota_units: int = 0
-    seconds: float = 0.0
     not_active: set[str] = field(default_factory=set)
+
+
+@dataclass
+class TenantSummary:
+    tenant_id: str
+    providers: dict[str, ProviderSummary] = field(default_factory=dict)
+    emails: int = 0
+    meetings: int = 0
+    seconds: float = 0.0
+
+    def add_sync(self, asset: str, metadata: dict) -> None:
+        """Folds one raw sync asset's per-connection metadata into the per-provider figures."""
+        rows = getattr(metadata.get("per_connection_json"), "value", None) or []
+        for r in rows:
+            p = self.providers.setdefault(r["provider"], ProviderSummary())
+            p.mailboxes.add(r["owner"])
+            p.api_calls += r["api_calls"]
+            p.quota_units += r["quota_units"]
+            p.quarantined += r["quarantined"]
+            if asset == "raw_emails":
+                p.emails_new += r["synced"]
+                p.emails_held += r["already_held"]
+            else:
+                p.meetings += r["synced"]
+            if r["status"] != "active":
+                p.not_active.add(f"{r['owner']} ({asset}): {r['status']} {r['cause']}")
 
 
 def _load_or_create_key(path: Path) -> str:
@@ -62,6 +95,10 @@ def demo_environment(sandbox_url: str, sandbox_now: datetime) -> dict[str, str]:
         "TOUCHPOINT_GOOGLE_BASE_URL": sandbox_url,
         "TOUCHPOINT_GOOGLE_CLIENT_ID": GOOGLE_CLIENT_ID,
         "TOUCHPOINT_GOOGLE_CLIENT_SECRET": GOOGLE_CLIENT_SECRET,
+        "TOUCHPOINT_MICROSOFT_LOGIN_BASE_URL": sandbox_url,
+        "TOUCHPOINT_MICROSOFT_GRAPH_BASE_URL": sandbox_url + "/v1.0",
+        "TOUCHPOINT_MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT_ID,
+        "TOUCHPOINT_MICROSOFT_CLIENT_SECRET": MICROSOFT_CLIENT_SECRET,
         "TOUCHPOINT_SANDBOX_SEED": str(DEMO_SEED),
         "TOUCHPOINT_SANDBOX_NOW": sandbox_now.isoformat(),
         "DAGSTER_HOME": str(dagster_home),
@@ -143,24 +180,6 @@ def _recent_days(now: datetime, count: int) -> list[str]:
     return [(today - timedelta(days=i)).isoformat() for i in reversed(range(count))]
 
 
-def _summarise(summary: TenantSummary, metadata: dict, seconds: float) -> None:
-    def value(name: str) -> int:
-        entry = metadata.get(name)
-        return int(getattr(entry, "value", entry) or 0)
-
-    summary.synced += value("synced")
-    summary.already_held += value("already_held")
-    summary.quarantined += value("quarantined")
-    summary.api_calls += value("api_calls")
-    summary.http_requests += value("http_requests")
-    summary.quota_units += value("quota_units")
-    summary.seconds += seconds
-    rows = getattr(metadata.get("per_connection_json"), "value", None) or []
-    summary.not_active.update(
-        f"{r['owner']}: {r['status']}" for r in rows if r["status"] != "active"
-    )
-
-
 def run_demo(port: int = DEFAULT_SANDBOX_PORT, days: int = 3) -> int:
     """Runs the whole demo; returns the process exit code."""
     from orchestration.cli import main as cli_main
@@ -179,7 +198,7 @@ def run_demo(port: int = DEFAULT_SANDBOX_PORT, days: int = 3) -> int:
         f"==> generating the sandbox workload (seed {DEMO_SEED}, "
         f"anchored at {sandbox_now:%Y-%m-%d %H:%M} UTC)"
     )
-    workload = generate_workload(seed=DEMO_SEED, now=sandbox_now)
+    workload = generate_workload(seed=DEMO_SEED, now=sandbox_now, providers=DEMO_PROVIDERS)
     n_messages = sum(len(v) for v in workload.messages.values())
     try:
         server = SandboxServer(workload, port=port).start()
@@ -214,15 +233,15 @@ def _materialize(workload, days: int, now: datetime) -> int:
     for request in tenant_partition_requests(registered, existing):
         if isinstance(request, dg.AddDynamicPartitionsRequest):
             instance.add_dynamic_partitions(tenant_partitions.name, request.partition_keys)
-    job = defs.resolve_job_def("email_sync_job")
+    job = defs.resolve_job_def("tenant_sync_job")
     summaries = {t.slug: TenantSummary(t.slug) for t in workload.tenants}
     day_keys = _recent_days(now, days)
     print(
-        f"==> materializing raw_emails for {len(summaries)} tenants x {days} days "
-        f"({day_keys[0]} .. {day_keys[-1]}), one Dagster run per partition"
+        f"==> materializing mail and meetings for {len(summaries)} tenants x {days} days "
+        f"({day_keys[0]} .. {day_keys[-1]}), one Dagster run per tenant-day"
     )
     failed = 0
-    for tenant in summaries:
+    for tenant, summary in summaries.items():
         for day in day_keys:
             t0 = time.perf_counter()
             result = job.execute_in_process(
@@ -233,37 +252,74 @@ def _materialize(workload, days: int, now: datetime) -> int:
                 raise_on_error=False,
             )
             seconds = time.perf_counter() - t0
+            summary.seconds += seconds
             if not result.success:
                 failed += 1
                 print(f"    {tenant} {day}: run {result.run_id} FAILED (see the Dagster UI)")
                 continue
-            mats = result.asset_materializations_for_node("raw_emails")
-            _summarise(summaries[tenant], dict(mats[0].metadata), seconds)
+            for asset in ("raw_emails", "raw_meetings"):
+                (mat,) = result.asset_materializations_for_node(asset)
+                summary.add_sync(asset, dict(mat.metadata))
             print(f"    {tenant} {day}: run {result.run_id[:8]} ok in {seconds:.1f}s")
-    _print_summary(list(summaries.values()))
+    _print_summary(list(summaries.values()), _deduplicated_counts(day_keys))
     print(
         "\nOpen the Dagster UI on the same state (sandbox included):\n"
         "    .venv/bin/touchpoint dev\n"
-        "then http://127.0.0.1:3000 -> Assets -> raw_emails shows the tenant x day partitions and"
-        " these runs;\n'Materialize' there launches a backfill for any tenants and date range."
+        "then http://127.0.0.1:3000 -> Assets: raw_emails, emails, raw_meetings and meetings on "
+        "their tenant x day partitions,\nand these runs; 'Materialize' on an asset launches a "
+        "backfill for any tenants and date range."
     )
     return 1 if failed else 0
 
 
-def _print_summary(summaries: list[TenantSummary]) -> None:
+def _deduplicated_counts(day_keys: list[str]) -> dict[str, tuple[int, int]]:
+    """Per tenant: rows of emails and meetings (one per real message / meeting) in the days."""
+    import sqlalchemy as sa
+
+    from resources.settings import default_warehouse_url
+    from resources.warehouse import Warehouse
+
+    warehouse = Warehouse(default_warehouse_url())
+    days = [datetime.fromisoformat(d).date() for d in day_keys]
+    counts: dict[str, list[int]] = {}
+    with warehouse.engine.connect() as db:
+        for i, name in enumerate(("emails", "meetings")):
+            t = warehouse.table(name)
+            query = (
+                sa.select(t.c.tenant_id, sa.func.count())
+                .where(t.c.partition_day.in_(days))
+                .group_by(t.c.tenant_id)
+            )
+            for tenant_id, n in db.execute(query):
+                counts.setdefault(tenant_id, [0, 0])[i] = n
+    warehouse.dispose()
+    return {k: (v[0], v[1]) for k, v in counts.items()}
+
+
+def _print_summary(summaries: list[TenantSummary], deduped: dict[str, tuple[int, int]]) -> None:
     header = (
-        f"{'tenant':<20} {'synced':>7} {'held':>6} {'quarant.':>8} {'api calls':>9} "
-        f"{'http req':>8} {'quota units':>11} {'seconds':>7}"
+        f"{'tenant':<14} {'provider':<10} {'mailboxes':>9} {'new mail':>8} {'held':>6} "
+        f"{'meetings':>8} {'quarant.':>8} {'api calls':>9} {'quota units':>11} {'seconds':>7}"
     )
     print("\n" + header + "\n" + "-" * len(header))
     for s in summaries:
+        for name, p in sorted(s.providers.items()):
+            print(
+                f"{s.tenant_id:<14} {name:<10} {len(p.mailboxes):>9} {p.emails_new:>8} "
+                f"{p.emails_held:>6} {p.meetings:>8} {p.quarantined:>8} {p.api_calls:>9} "
+                f"{p.quota_units:>11} {'':>7}"
+            )
+            for problem in sorted(p.not_active):
+                print(f"    not active: {problem}")
+        emails, meetings = deduped.get(s.tenant_id, (0, 0))
         print(
-            f"{s.tenant_id:<20} {s.synced:>7} {s.already_held:>6} {s.quarantined:>8} "
-            f"{s.api_calls:>9} {s.http_requests:>8} {s.quota_units:>11} {s.seconds:>7.1f}"
+            f"{s.tenant_id:<14} {'all':<10} {'':>9} {'':>8} {'':>6} {'':>8} {'':>8} {'':>9} "
+            f"{'':>11} {s.seconds:>7.1f}   -> {emails} emails, {meetings} meetings (deduplicated)"
         )
-        for problem in sorted(s.not_active):
-            print(f"    connection not active: {problem}")
-    print("synced = new rows this run; held = already in the warehouse (a re-run fetches nothing)")
+    print(
+        "new mail = copies synced this run; held = already in the warehouse (a re-run fetches "
+        "none); quota units = Gmail's"
+    )
 
 
 def run_dev(dagster_args: list[str]) -> int:
@@ -290,6 +346,8 @@ def run_dev(dagster_args: list[str]) -> int:
             settings["TOUCHPOINT_SANDBOX_SEED"],
             "--now",
             settings["TOUCHPOINT_SANDBOX_NOW"],
+            "--providers",
+            ",".join(DEMO_PROVIDERS),
         ],
         [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", *dagster_args],
     ]

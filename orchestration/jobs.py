@@ -1,13 +1,12 @@
 """Jobs: what the schedule and a data engineer launch."""
 
-from __future__ import annotations
-
 import dagster as dg
 
-from assets.emails import raw_emails
-
-email_sync_job = dg.define_asset_job(
-    "email_sync_job",
-    selection=dg.AssetSelection.assets(raw_emails),
-    description="Sync one tenant's mail for one UTC day from every connected mailbox.",
+tenant_sync_job = dg.define_asset_job(
+    "tenant_sync_job",
+    selection=dg.AssetSelection.groups("email", "meetings"),
+    description=(
+        "Sync one tenant's UTC day: mail and meetings from every connected mailbox and calendar, "
+        "then the deduplicated emails and meetings tables."
+    ),
 )

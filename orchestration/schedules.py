@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from orchestration.jobs import email_sync_job
+from orchestration.jobs import tenant_sync_job
 from orchestration.partitions import tenant_day_key, tenant_partitions
 from resources.dagster_resources import WarehouseResource
 from resources.provider import ConnectionStatus
@@ -32,7 +32,7 @@ def active_tenants(registry: Registry) -> list[str]:
 
 
 @dg.schedule(
-    job=email_sync_job,
+    job=tenant_sync_job,
     cron_schedule="5 * * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,

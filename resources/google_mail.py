@@ -8,36 +8,22 @@ failures turned into `ConnectionFailure` with no provider text and no token in t
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-import google_auth_httplib2
-import httplib2
-from google.auth import exceptions as auth_exceptions
-from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest
-from googleapiclient.model import JsonModel
 
 from assets.email_parsing import safe_excerpt
-from resources.google_errors import (
-    NETWORK_ERRORS,
-    classify,
-    failure,
-    is_retryable,
-    retry_after_seconds,
-)
+from resources.google_client import GoogleApiSession, UndecodedJsonModel, decode_json_object
+from resources.google_errors import classify, failure, is_retryable, retry_after_seconds
 from resources.provider import ApiStats, ConnectionStatus, RawMessage, SyncWindow
-from resources.rate_limit import QuotaPacer
-
-T = TypeVar("T")
 
 METADATA_HEADERS = (
     "From",
@@ -58,13 +44,7 @@ QUOTA_COSTS = {LIST_METHOD: 5, GET_METHOD: 5}
 """Gmail's quota units per call."""
 MAX_BATCH_SIZE = 100
 LIST_PAGE_SIZE = 500
-BASE_BACKOFF_SECONDS = 0.5
 
-_PROVIDER_ERRORS: tuple[type[BaseException], ...] = (
-    HttpError,
-    auth_exceptions.RefreshError,
-    *NETWORK_ERRORS,
-)
 _BATCH_ENVELOPE_ERRORS: tuple[type[BaseException], ...] = (
     BatchError,
     KeyError,
@@ -73,29 +53,6 @@ _BATCH_ENVELOPE_ERRORS: tuple[type[BaseException], ...] = (
 )
 """What BatchHttpRequest.execute raises when the multipart answer itself is unreadable (not
 UTF-8, a part missing or garbled); the batch's messages are then fetched one by one."""
-
-
-class _UndecodedJsonModel(JsonModel):
-    """Leaves 2xx bodies as bytes.
-
-    JsonModel's `json.loads` failure on one batch part escapes `BatchHttpRequest.execute` and
-    loses the whole batch's answers; decoding each part ourselves keeps the others.
-    """
-
-    def deserialize(self, content: Any) -> Any:
-        return content
-
-
-class _CountingHttp(httplib2.Http):
-    """An httplib2.Http that counts round trips (API calls, batches, token refreshes)."""
-
-    def __init__(self, stats: ApiStats, timeout: float) -> None:
-        super().__init__(timeout=timeout)
-        self._stats = stats
-
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        self._stats.http_requests += 1
-        return super().request(*args, **kwargs)
 
 
 @dataclass
@@ -109,13 +66,9 @@ class _Outcome:
 
 def _decode_message(message_id: str, content: Any) -> RawMessage:
     """A message body as RawMessage; unusable JSON becomes `payload=None` for quarantine."""
-    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content or "")
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        return RawMessage(message_id, None, "invalid_json", safe_excerpt(text))
-    if not isinstance(payload, dict):
-        return RawMessage(message_id, None, "not_object", safe_excerpt(text))
+    payload, error, text = decode_json_object(content)
+    if payload is None:
+        return RawMessage(message_id, None, error, safe_excerpt(text))
     return RawMessage(message_id, payload)
 
 
@@ -159,26 +112,29 @@ class GoogleMailConnector:
         self._batch_uri = base + "/batch/gmail/v1"
         self._batch_size = max(1, min(batch_size, MAX_BATCH_SIZE, quota_units_per_second // cost))
         self._max_attempts = max(1, max_attempts)
-        self._max_wait = max_retry_wait_seconds
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._pacer = QuotaPacer(quota_units_per_second, clock=clock, sleep=sleep)
-        self._credentials = Credentials(
-            token=None,
-            refresh_token=refresh_token,
+        self._session = GoogleApiSession(
+            refresh_token,
             token_uri=token_uri or base + "/token",
             client_id=client_id,
             client_secret=client_secret,
+            stats=self.stats,
+            units_per_window=quota_units_per_second,
+            max_attempts=max_attempts,
+            max_retry_wait_seconds=max_retry_wait_seconds,
+            timeout_seconds=timeout_seconds,
+            sleep=sleep,
+            clock=clock,
+            rng=rng,
         )
-        self._http = _CountingHttp(self.stats, timeout_seconds)
+        self._credentials = self._session.credentials
         self._service = build(
             "gmail",
             "v1",
-            http=google_auth_httplib2.AuthorizedHttp(self._credentials, http=self._http),
+            http=self._session.authorized_http,
             static_discovery=True,
             cache_discovery=False,
             client_options={"api_endpoint": base + "/"},
-            model=_UndecodedJsonModel(),
+            model=UndecodedJsonModel(),
         )
         # Building a resource object re-creates every method from the discovery document
         # (about 1.5 ms); doing it once instead of per message halves the sync's CPU time.
@@ -189,7 +145,7 @@ class GoogleMailConnector:
 
     def close(self) -> None:
         """Closes kept-alive connections."""
-        self._http.close()
+        self._session.close()
 
     # ---- MailConnector -------------------------------------------------------------------------
 
@@ -219,7 +175,7 @@ class GoogleMailConnector:
                 self.stats.count_call(LIST_METHOD, QUOTA_COSTS[LIST_METHOD])
                 return self._messages.list(**params).execute(num_retries=0)
 
-            page = _decode_message("", self._with_retries(send, QUOTA_COSTS[LIST_METHOD]))
+            page = _decode_message("", self._session.call(send, QUOTA_COSTS[LIST_METHOD]))
             if page.payload is None:
                 raise failure(ConnectionStatus.SYNC_ERROR, f"list_{page.error}")
             for item in page.payload.get("messages") or []:
@@ -266,7 +222,7 @@ class GoogleMailConnector:
                 failing_rounds = 0
                 continue
             failing_rounds += 1
-            self._wait_to_retry(failing_rounds, retry_after, retry[-1][1])
+            self._session.wait_to_retry(failing_rounds, retry_after, retry[-1][1])
             self.stats.retries += len(retry)
             pending.extendleft(reversed([message_id for message_id, _ in retry]))
 
@@ -298,7 +254,7 @@ class GoogleMailConnector:
             batch.execute()
 
         try:
-            self._with_retries(send, QUOTA_COSTS[GET_METHOD] * len(chunk))
+            self._session.call(send, QUOTA_COSTS[GET_METHOD] * len(chunk))
         except _BATCH_ENVELOPE_ERRORS:
             outcomes.clear()
         for message_id in chunk:
@@ -318,47 +274,7 @@ class GoogleMailConnector:
                     return None
                 raise
 
-        content = self._with_retries(send, QUOTA_COSTS[GET_METHOD])
+        content = self._session.call(send, QUOTA_COSTS[GET_METHOD])
         if content is None:
             return _Outcome(vanished=True)
         return _Outcome(message=_decode_message(message_id, content))
-
-    def _with_retries(self, send: Callable[[], T], units: int) -> T:
-        """Runs `send` paced, retrying throttling and outages; other failures are classified.
-
-        The failure is raised outside the `except` block so it carries no `__context__`: the
-        provider's exception (and its text) never travels with it.
-        """
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                self._ensure_token()
-                self.stats.throttled_seconds += self._pacer.acquire(units)
-                try:
-                    return send()
-                finally:
-                    self._pacer.record(units)
-            except _PROVIDER_ERRORS as exc:
-                error: BaseException = exc
-            if not is_retryable(error) or attempt >= self._max_attempts:
-                raise classify(error) from None
-            wait = retry_after_seconds(error) if isinstance(error, HttpError) else None
-            self._wait_to_retry(attempt, wait, error)
-            self.stats.retries += 1
-
-    def _ensure_token(self) -> None:
-        """Refreshes the access token through our own (counted, timed-out) HTTP object.
-
-        BatchHttpRequest would otherwise refresh through a fresh httplib2.Http with no timeout.
-        """
-        if not self._credentials.valid:
-            self._credentials.refresh(google_auth_httplib2.Request(self._http))
-
-    def _wait_to_retry(self, attempt: int, retry_after: float | None, error: BaseException) -> None:
-        if retry_after is not None and retry_after > self._max_wait:
-            raise classify(error) from None
-        backoff = min(self._max_wait, BASE_BACKOFF_SECONDS * 2 ** (attempt - 1))
-        delay = max(retry_after or 0.0, backoff * self._rng.uniform(0.5, 1.0))
-        self._sleep(delay)
-        self.stats.throttled_seconds += delay

@@ -1,10 +1,12 @@
-"""Google Workspace as a Dagster resource: the app's settings, handing out mailbox connectors."""
+"""Google Workspace as a Dagster resource: the app's settings, handing out mailbox and calendar
+connectors."""
 
 from __future__ import annotations
 
 import dagster as dg
 from pydantic import Field
 
+from resources.google_calendar import GoogleCalendarConnector
 from resources.google_mail import GoogleMailConnector
 
 
@@ -43,6 +45,20 @@ class GoogleWorkspaceResource(dg.ConfigurableResource):
             token_uri=self.token_uri,
             batch_size=self.batch_size,
             quota_units_per_second=self.quota_units_per_second,
+            max_attempts=self.max_attempts,
+            max_retry_wait_seconds=self.max_retry_wait_seconds,
+            timeout_seconds=self.timeout_seconds,
+        )
+
+    def calendar_connector(self, owner_email: str, refresh_token: str) -> GoogleCalendarConnector:
+        """A connector for one user's primary calendar, authorised by the same refresh token."""
+        return GoogleCalendarConnector(
+            owner_email,
+            refresh_token,
+            base_url=self.base_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            token_uri=self.token_uri,
             max_attempts=self.max_attempts,
             max_retry_wait_seconds=self.max_retry_wait_seconds,
             timeout_seconds=self.timeout_seconds,

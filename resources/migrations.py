@@ -219,9 +219,114 @@ def _v1_metadata() -> sa.MetaData:
     return md
 
 
+def _add_v2_tables(md: sa.MetaData) -> None:
+    """Schema version 2 (frozen): meetings, and one row per real-world message and meeting."""
+    sa.Table(
+        "raw_meetings",
+        md,
+        _tenant_id(primary_key=True),
+        sa.Column("connection_id", sa.String(32), primary_key=True),
+        sa.Column("provider_event_id", sa.Text, primary_key=True),
+        sa.Column("partition_day", sa.Date, nullable=False),
+        sa.Column("ical_uid", sa.Text),
+        sa.Column("start_at", UTCDateTime, nullable=False),
+        sa.Column("end_at", UTCDateTime, nullable=False),
+        sa.Column("all_day", sa.Boolean, nullable=False),
+        sa.Column("start_time_zone", sa.Text),
+        sa.Column("subject", sa.Text),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("organizer_email", sa.Text),
+        sa.Column("organizer_name", sa.Text),
+        sa.Column("organized_by_owner", sa.Boolean, nullable=False),
+        sa.Column("attendees", json_list(), nullable=False),
+        sa.Column("series_id", sa.Text),
+        sa.Column("original_start_at", UTCDateTime),
+        sa.Column("location", sa.Text),
+        sa.Column("updated_at", UTCDateTime),
+        sa.Column("synced_at", UTCDateTime, nullable=False),
+        sa.Index("ix_raw_meetings_tenant_day", "tenant_id", "partition_day"),
+        sa.Index("ix_raw_meetings_tenant_uid", "tenant_id", "ical_uid"),
+    )
+    sa.Table(
+        "quarantined_events",
+        md,
+        _tenant_id(primary_key=True),
+        sa.Column("connection_id", sa.String(32), primary_key=True),
+        sa.Column("provider_event_id", sa.Text, primary_key=True),
+        sa.Column("partition_day", sa.Date, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("excerpt", sa.Text),
+        sa.Column("quarantined_at", UTCDateTime, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+        sa.Index("ix_quarantined_events_tenant_day", "tenant_id", "partition_day"),
+    )
+    sa.Table(
+        "calendar_sync_log",
+        md,
+        _tenant_id(primary_key=True),
+        sa.Column("connection_id", sa.String(32), primary_key=True),
+        sa.Column("partition_day", sa.Date, primary_key=True),
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        *(
+            sa.Column(name, sa.Integer, nullable=False, server_default="0")
+            for name in ("listed", "synced", "removed", "quarantined")
+        ),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("cause_code", sa.Text),
+        sa.Column("api_calls", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("http_requests", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("started_at", UTCDateTime, nullable=False),
+        sa.Column("finished_at", UTCDateTime),
+    )
+    sa.Table(
+        "emails",
+        md,
+        _tenant_id(primary_key=True),
+        sa.Column("email_key", sa.Text, primary_key=True),
+        sa.Column("partition_day", sa.Date, nullable=False),
+        sa.Column("internet_message_id", sa.Text),
+        sa.Column("thread_id", sa.Text),
+        sa.Column("subject", sa.Text),
+        sa.Column("from_address", sa.Text),
+        sa.Column("from_name", sa.Text),
+        sa.Column("to_addresses", json_list(), nullable=False),
+        sa.Column("cc_addresses", json_list(), nullable=False),
+        sa.Column("bcc_addresses", json_list(), nullable=False),
+        sa.Column("sent_at", UTCDateTime),
+        sa.Column("received_at", UTCDateTime, nullable=False),
+        sa.Column("seen_in_connections", json_list(), nullable=False),
+        sa.Column("seen_in_mailboxes", json_list(), nullable=False),
+        sa.Column("copies", sa.Integer, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Index("ix_emails_tenant_day", "tenant_id", "partition_day"),
+    )
+    sa.Table(
+        "meetings",
+        md,
+        _tenant_id(primary_key=True),
+        sa.Column("meeting_key", sa.Text, primary_key=True),
+        sa.Column("partition_day", sa.Date, nullable=False),
+        sa.Column("ical_uid", sa.Text),
+        sa.Column("start_at", UTCDateTime, nullable=False),
+        sa.Column("end_at", UTCDateTime, nullable=False),
+        sa.Column("all_day", sa.Boolean, nullable=False),
+        sa.Column("subject", sa.Text),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("organizer_email", sa.Text),
+        sa.Column("attendees", json_list(), nullable=False),
+        sa.Column("seen_in_connections", json_list(), nullable=False),
+        sa.Column("seen_in_calendars", json_list(), nullable=False),
+        sa.Column("copies", sa.Integer, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Index("ix_meetings_tenant_day", "tenant_id", "partition_day"),
+    )
+
+
 def schema_metadata() -> sa.MetaData:
     """The current schema: what `Warehouse.tables` exposes and migrations must produce."""
-    return _v1_metadata()
+    md = _v1_metadata()
+    _add_v2_tables(md)
+    return md
 
 
 @dataclass(frozen=True)
@@ -235,8 +340,15 @@ def _create_v1(conn: sa.Connection) -> None:
     _v1_metadata().create_all(conn)
 
 
+def _create_v2(conn: sa.Connection) -> None:
+    md = sa.MetaData()
+    _add_v2_tables(md)
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, connections, status history, missed windows, raw mail, CRM", _create_v1),
+    Migration(2, "raw meetings, deduplicated emails and meetings, calendar sync log", _create_v2),
 )
 """Every migration, in version order; versions are 1, 2, 3, ... without gaps."""
 

@@ -11,9 +11,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+GRANT_FAULTS = frozenset(
+    {"invalid_grant", "token_expired", "consent_required", "mfa_required", "account_disabled"}
+)
+"""Faults of the token endpoint: refreshing fails and the mailbox's access tokens stop working.
+Google answers all of them with `invalid_grant`; Entra with its own AADSTS code each."""
+
 FAULT_KINDS = frozenset(
     {
-        "invalid_grant",
+        *GRANT_FAULTS,
         "insufficient_permissions",
         "account_suspended",
         "rate_limit",
@@ -25,7 +31,7 @@ FAULT_KINDS = frozenset(
 MALFORMED_VARIANTS = frozenset({"invalid_json", "not_object", "missing_payload", "bad_headers"})
 
 _ALLOWED_PARAMS: dict[str, frozenset[str]] = {
-    "invalid_grant": frozenset(),
+    **{kind: frozenset() for kind in GRANT_FAULTS},
     "insufficient_permissions": frozenset(),
     "account_suspended": frozenset(),
     "rate_limit": frozenset({"retry_after", "count", "duration"}),
@@ -142,6 +148,13 @@ class FaultBook:
         if fault:
             _consume(fault)
             return Rejection("rate_limit", 429, fault.params["retry_after"])
+        return None
+
+    def grant_fault(self, mailbox: str) -> str | None:
+        """The token-endpoint fault `mailbox` suffers now, if any (first in a fixed order)."""
+        for kind in sorted(GRANT_FAULTS):
+            if self.active(mailbox, kind):
+                return kind
         return None
 
     def slow_seconds(self, mailbox: str) -> float:

@@ -102,7 +102,7 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
     return Response.json(status, {"error": error, "error_description": description})
 
 
-def _rejection(rejection: Rejection) -> Response:
+def google_rejection(rejection: Rejection) -> Response:
     if rejection.kind == "insufficient_permissions":
         return google_error(
             403,
@@ -141,7 +141,7 @@ def _rejection(rejection: Rejection) -> Response:
     return google_error(rejection.status, "The service is currently unavailable.", "backendError")
 
 
-def _unauthenticated(missing: bool) -> Response:
+def google_unauthenticated(missing: bool) -> Response:
     if missing:
         message = (
             "Request is missing required authentication credential. Expected OAuth 2 access "
@@ -171,6 +171,17 @@ def _unauthenticated(missing: bool) -> Response:
     body = json.loads(response.body)
     body["error"]["errors"][0]["message"] = item_message
     return Response.json(401, body, response.headers)
+
+
+def google_authenticate(state: SandboxState, request: Request) -> str | Response:
+    """The Google mailbox a request's bearer token belongs to, or the 401 to answer."""
+    token = request.bearer_token()
+    if token is None:
+        return google_unauthenticated(missing=True)
+    mailbox = state.mailbox_for_access_token(token)
+    if mailbox is None or state.mailbox(mailbox).provider != "google":
+        return google_unauthenticated(missing=False)
+    return mailbox
 
 
 class GoogleProvider:
@@ -223,6 +234,9 @@ class GoogleProvider:
         refresh_token = form.get("refresh_token")
         if not refresh_token:
             return _oauth_error(400, "invalid_request", "Missing required parameter: refresh_token")
+        owner = self.state.refresh_token_owner(refresh_token)
+        if owner is None or self.state.mailbox(owner).provider != "google":
+            return _oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
         try:
             token, expires_in, mailbox = self.state.exchange_refresh_token(refresh_token)
         except TokenError:
@@ -244,13 +258,7 @@ class GoogleProvider:
     # ---- API call pipeline --------------------------------------------------------------------
 
     def _authenticate(self, request: Request) -> str | Response:
-        token = request.bearer_token()
-        if token is None:
-            return _unauthenticated(missing=True)
-        mailbox = self.state.mailbox_for_access_token(token)
-        if mailbox is None:
-            return _unauthenticated(missing=False)
-        return mailbox
+        return google_authenticate(self.state, request)
 
     def _wrap(
         self, method: str, run: Callable[[Request, re.Match[str], str], Response]
@@ -270,7 +278,7 @@ class GoogleProvider:
                 return google_error(403, f"Delegation denied for {box.address}", "forbidden")
             rejection = self.state.admit_call(mailbox, method, cost)
             if rejection is not None:
-                return _rejection(rejection)
+                return google_rejection(rejection)
             return run(request, match, mailbox)
 
         return handle

@@ -7,14 +7,32 @@ seen, which is what benchmarks compare against the limit.
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass
 class QuotaConfig:
+    """Google's per-user limits: Gmail units per second, Calendar requests per minute."""
+
     enabled: bool = False
     units_per_second: int = 250
+    calendar_requests_per_minute: int = 600
+
+
+@dataclass
+class GraphLimits:
+    """Outlook's per-mailbox limits behind Microsoft Graph (enforced only when `enabled`)."""
+
+    enabled: bool = False
+    max_concurrent: int = 4
+    requests_per_window: int = 10_000
+    window_seconds: float = 600.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class SlidingWindow:
@@ -45,6 +63,13 @@ class SlidingWindow:
         self._total += units
         self.max_units = max(self.max_units, self._total)
         return True
+
+    def retry_after(self, now: float) -> int:
+        """Whole seconds until the oldest charge leaves the window (at least 1)."""
+        self._expire(now)
+        if not self._charges:
+            return 1
+        return max(1, math.ceil(self._charges[0][0] + self.window_s - now))
 
     def reset(self) -> None:
         self._charges.clear()

@@ -1,7 +1,7 @@
 """The sandbox HTTP server: one ThreadingHTTPServer, HTTP/1.1 keep-alive, routing by path.
 
-/_sandbox/... goes to the control API; everything else to the provider modules (Google now,
-Microsoft later), which all share one `SandboxState`.
+/_sandbox/... goes to the control API; everything else to the provider modules (Google OAuth,
+Gmail and Calendar; Entra ID and Microsoft Graph), which all share one `SandboxState`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from types import TracebackType
 from typing import Any
 
 from sandbox.control import ControlApi
+from sandbox.entra import EntraProvider
+from sandbox.gcal_api import GoogleCalendarProvider
 from sandbox.google_api import GoogleProvider
+from sandbox.graph_api import GraphProvider
 from sandbox.http import Request, Response, Router
 from sandbox.state import SandboxState
 from sandbox.workload import Workload
@@ -110,9 +113,13 @@ class SandboxServer:
         self.workload = workload
         self.state = SandboxState(workload)
         self.google = GoogleProvider(self.state)
+        self.calendar = GoogleCalendarProvider(self.state)
+        self.graph = GraphProvider(self.state)
+        self.entra = EntraProvider(self.state)
         self.control = ControlApi(self.state)
         self.router = Router()
-        for provider in (self.google,):  # the Microsoft module joins here, routed by its paths
+        # Google's fixed paths first: Entra's /{tenant}/... routes match any first segment.
+        for provider in (self.google, self.calendar, self.graph, self.entra):
             self.router.extend(provider.router)
         self._httpd = _Server((host, port), _Handler)
         self._httpd.app = self  # type: ignore[attr-defined]

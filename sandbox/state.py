@@ -1,13 +1,16 @@
-"""The sandbox's in-memory world: mailboxes, messages, tokens, faults, quota and stats.
+"""The sandbox's in-memory world: mailboxes, messages, calendars, tokens, faults, quota, stats.
 
-Provider-neutral and keyed by mailbox address, so the Google module and later the Microsoft one
-share it. One re-entrant lock guards everything; label lists on messages are replaced, never
-mutated, so a reader holding a message sees a consistent snapshot without copying.
+Provider-neutral and keyed by mailbox address, so the Google and Microsoft modules share it. One
+re-entrant lock guards everything; label lists on messages and events on calendars are replaced,
+never mutated, so a reader holding one sees a consistent snapshot without copying.
 """
 
 from __future__ import annotations
 
+import base64
 import bisect
+import copy
+import json
 import random
 import secrets
 import threading
@@ -18,17 +21,29 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sandbox import rfc822
-from sandbox.faults import FaultBook, Rejection, make_fault
-from sandbox.quota import QuotaConfig, SlidingWindow
+from sandbox.calendar_ids import google_base_id, graph_master_id, provider_event_id
+from sandbox.calendar_model import MasterEvent, Occurrence, apply_changes, build_event
+from sandbox.calendar_model import occurrences_starting as _starting
+from sandbox.faults import GRANT_FAULTS, FaultBook, Rejection, make_fault
+from sandbox.quota import GraphLimits, QuotaConfig, SlidingWindow
 from sandbox.stats import MailboxStats, totals
-from sandbox.workload import Mailbox, SandboxMessage, Workload
+from sandbox.workload import Mailbox, SandboxMessage, Workload, provider_ids
 
 ACCESS_TOKEN_TTL_S = 3599
+AUTH_CODE_TTL_S = 600
 SKIPPED_LABELS = frozenset({"DRAFT", "SPAM", "TRASH"})
 
 
 class TokenError(Exception):
-    """The refresh token is unknown or revoked (never carries the token itself)."""
+    """The grant is unknown or refused (never carries the token itself).
+
+    `kind` is "unknown" for a token or code the sandbox never issued (or already redeemed),
+    else the grant fault in force (see `faults.GRANT_FAULTS`).
+    """
+
+    def __init__(self, message: str, kind: str = "unknown") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class UnknownMailbox(KeyError):
@@ -36,6 +51,10 @@ class UnknownMailbox(KeyError):
 
 
 class UnknownMessage(KeyError):
+    pass
+
+
+class UnknownEvent(KeyError):
     pass
 
 
@@ -81,6 +100,7 @@ class SandboxState:
         self._access: dict[str, _AccessToken] = {}
         self._stores: dict[str, _Store] = {}
         self._history_counter = 1000
+        self._used_gmail_ids: set[str] = set()
         for address, msgs in workload.messages.items():
             store = _Store()
             for msg in msgs:
@@ -91,8 +111,15 @@ class SandboxState:
             self._stores.setdefault(address, _Store())
         self._faults = FaultBook()
         self._quota = QuotaConfig()
-        self._windows: dict[str, SlidingWindow] = {}
+        self._graph_limits = GraphLimits()
+        self._windows: dict[tuple[str, str], SlidingWindow] = {}
+        self._in_flight: dict[str, int] = {}
         self._stats: dict[str, MailboxStats] = {}
+        self._codes: dict[str, tuple[str, float]] = {}
+        self._calendars: dict[str, dict[str, MasterEvent]] = {}
+        for address in self._mailboxes:
+            events = workload.events.get(address, [])
+            self._calendars[address] = {e.uid: copy.deepcopy(e) for e in events}
 
     # ---- mailboxes and tokens -----------------------------------------------------------------
 
@@ -107,19 +134,65 @@ class SandboxState:
         return list(self._mailboxes.values())
 
     def exchange_refresh_token(self, refresh_token: str) -> tuple[str, int, Mailbox]:
-        """A new access token for the refresh token's mailbox: (token, expires_in, mailbox)."""
+        """A new access token for the refresh token's mailbox: (token, expires_in, mailbox).
+
+        Refresh tokens handed out by rotation (Microsoft) stay valid, as Entra's do until they
+        expire; a grant fault refuses them all (TokenError.kind names it).
+        """
         with self._lock:
             address = self._refresh.get(refresh_token)
             if address is None:
                 raise TokenError("unknown refresh token")
-            stats = self._stats_for(address)
-            if self._faults.active(address, "invalid_grant"):
-                stats.token_failures += 1
-                raise TokenError("refresh token revoked")
+            return self._issue_access_token(address)
+
+    def _issue_access_token(self, address: str) -> tuple[str, int, Mailbox]:
+        stats = self._stats_for(address)
+        fault = self._faults.grant_fault(address)
+        if fault is not None:
+            stats.token_failures += 1
+            raise TokenError("grant refused", fault)
+        box = self._mailboxes[address]
+        if box.provider == "microsoft":
+            token = _fake_jwt({"typ": "JWT", "nonce": secrets.token_urlsafe(16), "alg": "RS256"})
+        else:
             token = "ya29.sbx-" + secrets.token_urlsafe(32)
-            self._access[token] = _AccessToken(address, time.time() + self.access_token_ttl_s)
-            stats.token_refreshes += 1
-            return token, self.access_token_ttl_s, self._mailboxes[address]
+        self._access[token] = _AccessToken(address, time.time() + self.access_token_ttl_s)
+        stats.token_refreshes += 1
+        return token, self.access_token_ttl_s, box
+
+    def refresh_token_owner(self, refresh_token: str) -> str | None:
+        with self._lock:
+            return self._refresh.get(refresh_token)
+
+    def authorization_code_owner(self, code: str) -> str | None:
+        with self._lock:
+            found = self._codes.get(code)
+            return found[0] if found and found[1] > time.time() else None
+
+    def issue_refresh_token(self, mailbox: str) -> str:
+        """A further refresh token for the mailbox (Entra rotates them on every redemption)."""
+        box = self.mailbox(mailbox)
+        prefix = "0.AXsbx-" if box.provider == "microsoft" else "1//sbx-"
+        with self._lock:
+            token = prefix + secrets.token_urlsafe(48)
+            self._refresh[token] = box.address
+            return token
+
+    def issue_authorization_code(self, mailbox: str) -> str:
+        """A one-time authorization code for the mailbox, as the consent redirect would carry."""
+        box = self.mailbox(mailbox)
+        with self._lock:
+            code = "1.AXsbx-code-" + secrets.token_urlsafe(40)
+            self._codes[code] = (box.address, time.time() + AUTH_CODE_TTL_S)
+            return code
+
+    def redeem_authorization_code(self, code: str) -> tuple[str, int, Mailbox]:
+        """Like `exchange_refresh_token`, for a code from `issue_authorization_code` (once)."""
+        with self._lock:
+            found = self._codes.pop(code, None)
+            if found is None or found[1] <= time.time():
+                raise TokenError("unknown, redeemed or expired authorization code")
+            return self._issue_access_token(found[0])
 
     def note_token_failure(self, refresh_token: str) -> None:
         with self._lock:
@@ -133,8 +206,9 @@ class SandboxState:
             record = self._access.get(token)
             if record is None:
                 return None
-            if record.expires_at <= time.time() or self._faults.active(
-                record.mailbox, "invalid_grant"
+            if (
+                record.expires_at <= time.time()
+                or self._faults.grant_fault(record.mailbox) is not None
             ):
                 del self._access[token]
                 return None
@@ -155,7 +229,7 @@ class SandboxState:
         fault = make_fault(address, kind, params)
         with self._lock:
             self._faults.set(fault)
-            if kind == "invalid_grant":
+            if kind in GRANT_FAULTS:
                 self.expire_access_tokens(address)
             return fault.to_dict(time.monotonic())
 
@@ -167,13 +241,24 @@ class SandboxState:
         with self._lock:
             return self._faults.listing()
 
-    def set_quota(self, enabled: bool, units_per_second: int | None = None) -> dict[str, Any]:
+    def set_quota(
+        self,
+        enabled: bool,
+        units_per_second: int | None = None,
+        calendar_requests_per_minute: int | None = None,
+    ) -> dict[str, Any]:
+        """Google's per-user limits, on or off: Gmail units per second, Calendar requests per
+        minute (600 by default)."""
         with self._lock:
             self._quota.enabled = bool(enabled)
             if units_per_second is not None:
                 if int(units_per_second) <= 0:
                     raise ValueError("units_per_second must be positive")
                 self._quota.units_per_second = int(units_per_second)
+            if calendar_requests_per_minute is not None:
+                if int(calendar_requests_per_minute) <= 0:
+                    raise ValueError("calendar_requests_per_minute must be positive")
+                self._quota.calendar_requests_per_minute = int(calendar_requests_per_minute)
             return self.quota()
 
     def quota(self) -> dict[str, Any]:
@@ -181,7 +266,58 @@ class SandboxState:
             return {
                 "enabled": self._quota.enabled,
                 "units_per_second": self._quota.units_per_second,
+                "calendar_requests_per_minute": self._quota.calendar_requests_per_minute,
             }
+
+    def set_graph_limits(
+        self,
+        enabled: bool,
+        max_concurrent: int | None = None,
+        requests_per_window: int | None = None,
+        window_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """Outlook's per-mailbox throttling behind Graph: at most `max_concurrent` (4) requests
+        in flight and `requests_per_window` (10,000) per `window_seconds` (600)."""
+        with self._lock:
+            limits = self._graph_limits
+            limits.enabled = bool(enabled)
+            for name, value in (
+                ("max_concurrent", max_concurrent),
+                ("requests_per_window", requests_per_window),
+            ):
+                if value is not None:
+                    if int(value) <= 0:
+                        raise ValueError(f"{name} must be positive")
+                    setattr(limits, name, int(value))
+            if window_seconds is not None:
+                if float(window_seconds) <= 0:
+                    raise ValueError("window_seconds must be positive")
+                limits.window_seconds = float(window_seconds)
+                for key in [k for k in self._windows if k[1] == "graph"]:
+                    del self._windows[key]
+            return limits.to_dict()
+
+    def graph_limits(self) -> dict[str, Any]:
+        with self._lock:
+            return self._graph_limits.to_dict()
+
+    def enter_request(self, mailbox: str, slots: int = 1) -> int:
+        """Takes up to `slots` of the mailbox's concurrent-request slots; returns how many it
+        got (always all when limits are off). Pair with `leave_request`."""
+        with self._lock:
+            stats = self._stats_for(mailbox)
+            busy = self._in_flight.get(mailbox, 0)
+            granted = slots
+            if self._graph_limits.enabled:
+                granted = max(0, min(slots, self._graph_limits.max_concurrent - busy))
+                stats.rejected_for_concurrency += slots - granted
+            self._in_flight[mailbox] = busy + granted
+            stats.max_concurrent_seen = max(stats.max_concurrent_seen, busy + granted)
+            return granted
+
+    def leave_request(self, mailbox: str, slots: int = 1) -> None:
+        with self._lock:
+            self._in_flight[mailbox] = max(0, self._in_flight.get(mailbox, 0) - slots)
 
     def _stats_for(self, address: str) -> MailboxStats:
         stats = self._stats.get(address)
@@ -197,8 +333,14 @@ class SandboxState:
                 stats.batch_requests += 1
                 stats.largest_batch = max(stats.largest_batch, batch_size)
 
-    def admit_call(self, mailbox: str, method: str, cost: int) -> Rejection | None:
-        """Counts one API call and decides whether it runs: faults first, then the quota."""
+    def admit_call(
+        self, mailbox: str, method: str, cost: int, meter: str = "gmail"
+    ) -> Rejection | None:
+        """Counts one API call and decides whether it runs: faults first, then the quota.
+
+        Meters: "gmail" (units per 1 s), "calendar" (Google Calendar, requests per 60 s), "graph"
+        (requests per Graph window); a refusal carries the seconds until the window has room.
+        """
         with self._lock:
             stats = self._stats_for(mailbox)
             stats.api_calls += 1
@@ -207,20 +349,37 @@ class SandboxState:
             if rejection is not None:
                 stats.faults_injected += 1
                 return rejection
-            window = self._windows.get(mailbox)
+            window_s, limit = self._meter(meter)
+            window = self._windows.get((mailbox, meter))
             if window is None:
-                window = self._windows[mailbox] = SlidingWindow(1.0)
-            limit = self._quota.units_per_second if self._quota.enabled else None
-            if not window.try_charge(cost, time.monotonic(), limit):
+                window = self._windows[(mailbox, meter)] = SlidingWindow(window_s)
+            now = time.monotonic()
+            if not window.try_charge(cost, now, limit):
                 stats.rejected_for_quota += 1
-                return Rejection("quota", 429, 1)
+                return Rejection("quota", 429, 1 if meter == "gmail" else window.retry_after(now))
             stats.quota_units += cost
-            stats.max_units_in_any_1s_window = window.max_units
+            if meter == "gmail":
+                stats.max_units_in_any_1s_window = window.max_units
             return None
+
+    def _meter(self, meter: str) -> tuple[float, int | None]:
+        quota, graph = self._quota, self._graph_limits
+        if meter == "gmail":
+            return 1.0, quota.units_per_second if quota.enabled else None
+        if meter == "calendar":
+            return 60.0, quota.calendar_requests_per_minute if quota.enabled else None
+        if meter == "graph":
+            return graph.window_seconds, graph.requests_per_window if graph.enabled else None
+        raise ValueError(f"unknown meter {meter!r}")
 
     def slow_seconds(self, mailbox: str) -> float:
         with self._lock:
             return self._faults.slow_seconds(mailbox)
+
+    def rejection_for(self, mailbox: str) -> Rejection | None:
+        """The fault a call that is not metered (e.g. a whole $batch) would hit; consumes it."""
+        with self._lock:
+            return self._faults.rejection(mailbox)
 
     def malformed_variant(self, mailbox: str, message_id: str) -> str | None:
         with self._lock:
@@ -312,11 +471,12 @@ class SandboxState:
             store = self._store(address)
             gmail_id = self._new_id(internal_date_ms)
             thread_id = next(
-                (store.threads_by_mid[p] for p in parents if p in store.threads_by_mid), gmail_id
+                (store.threads_by_mid[p] for p in parents if p in store.threads_by_mid), None
             )
+            message_id, thread_id = provider_ids(self._mailboxes[address], gmail_id, thread_id)
             msg = SandboxMessage(
                 mailbox=address,
-                id=gmail_id,
+                id=message_id,
                 thread_id=thread_id,
                 label_ids=list(dict.fromkeys(labels)),
                 internal_date_ms=internal_date_ms,
@@ -330,13 +490,16 @@ class SandboxState:
             )
             self._history_counter += 1
             store.add(msg, self._history_counter)
-            return {"id": gmail_id, "threadId": thread_id}
+            return {"id": message_id, "threadId": thread_id}
 
     def _new_id(self, ms: int) -> str:
         while True:
             value = ((max(ms, 0) << 20) | self._rng.getrandbits(20)) & 0xFFFF_FFFF_FFFF_FFFF
             candidate = f"{value:016x}"
-            if not any(candidate in store.by_id for store in self._stores.values()):
+            if candidate not in self._used_gmail_ids and not any(
+                candidate in store.by_id for store in self._stores.values()
+            ):
+                self._used_gmail_ids.add(candidate)
                 return candidate
 
     def set_labels(self, mailbox: str, message_id: str, labels: Iterable[str]) -> list[str]:
@@ -379,6 +542,58 @@ class SandboxState:
             if include_skipped or not SKIPPED_LABELS.intersection(m.label_ids)
         ]
 
+    # ---- calendars ----------------------------------------------------------------------------
+
+    def events(self, mailbox: str) -> list[MasterEvent]:
+        """The master events on the mailbox's calendar (snapshots: updates replace them)."""
+        with self._lock:
+            return list(self._calendar(mailbox).values())
+
+    def _calendar(self, mailbox: str) -> dict[str, MasterEvent]:
+        calendar = self._calendars.get(mailbox.lower())
+        if calendar is None:
+            raise UnknownMailbox(mailbox)
+        return calendar
+
+    def inject_event(self, mailbox: str, spec: dict[str, Any]) -> dict[str, str]:
+        """Adds a master event to the mailbox's calendar (fields: sandbox/README.md)."""
+        box = self.mailbox(mailbox)
+        event = build_event(dict(spec), box.address, box.display_name, datetime.now(UTC))
+        with self._lock:
+            self._calendar(box.address)[event.uid] = event
+        return {"uid": event.uid, "event_id": _master_id(box, event)}
+
+    def update_event(self, mailbox: str, uid: str, **changes: Any) -> dict[str, str]:
+        """Reschedules, renames, cancels (status="cancelled") or adds exceptions to an event on
+        this calendar only (a shared meeting is updated per calendar)."""
+        box = self.mailbox(mailbox)
+        with self._lock:
+            calendar = self._calendar(box.address)
+            current = calendar.get(uid)
+            if current is None:
+                raise UnknownEvent(uid)
+            event = copy.deepcopy(current)
+            apply_changes(event, dict(changes), datetime.now(UTC))
+            calendar[uid] = event
+        return {"uid": uid, "event_id": _master_id(box, event)}
+
+    def occurrences(self, mailbox: str, start: datetime, end: datetime) -> list[Occurrence]:
+        """Occurrences starting in [start, end), sorted by (start, uid)."""
+        box = self.mailbox(mailbox)
+        found = [o for e in self.events(box.address) for o in _starting(e, start, end)]
+        found.sort(key=lambda o: (o.start, o.event.uid))
+        return found
+
+    def truth_events(
+        self, mailbox: str, start: datetime | None = None, end: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """What a correct meeting sync must find: occurrences whose start lies in [start, end)
+        (all-day ones by their first UTC midnight), cancelled ones included."""
+        box = self.mailbox(mailbox)
+        lo = _EPOCH if start is None else _aware(start)
+        hi = _FAR if end is None else _aware(end)
+        return [_event_row(box, o) for o in self.occurrences(box.address, lo, hi)]
+
 
 def _to_ms(moment: datetime) -> int:
     if moment.tzinfo is None:
@@ -401,3 +616,61 @@ def _truth_row(msg: SandboxMessage) -> dict[str, Any]:
         "cc": list(msg.cc_addresses),
         "kind": msg.kind,
     }
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FAR = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _master_id(box: Mailbox, event: MasterEvent) -> str:
+    """The id of the series master, or of the event itself when it does not recur."""
+    if box.provider == "microsoft":
+        return graph_master_id(box.user_id or "", event.uid)
+    return google_base_id(event.uid)
+
+
+def _event_row(box: Mailbox, occ: Occurrence) -> dict[str, Any]:
+    event = occ.event
+    organizer = event.organizer_email
+    return {
+        "mailbox": box.address,
+        "event_id": provider_event_id(box.provider, box.user_id, occ),
+        "ical_uid": event.uid,
+        "start": occ.start.isoformat(),
+        "end": occ.end.isoformat(),
+        "all_day": event.all_day,
+        "start_time_zone": event.time_zone,
+        "status": occ.status,
+        "subject": occ.subject,
+        "organizer": organizer,
+        "organized_by_owner": organizer == box.address,
+        "attendees": [
+            {"email": a.email, "response": a.response}
+            for a in event.attendees
+            if a.email != organizer
+        ],
+        "recurring": event.recurring,
+        "original_start": None if occ.original_start is None else occ.original_start.isoformat(),
+        "is_exception": occ.is_exception,
+        "kind": event.kind,
+    }
+
+
+def _fake_jwt(header: dict[str, Any]) -> str:
+    """An opaque token shaped like Entra's access tokens (three base64url parts)."""
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+    body = {"aud": "00000003-0000-0000-c000-000000000000", "jti": secrets.token_urlsafe(12)}
+    return ".".join(
+        (
+            part(json.dumps(header).encode()),
+            part(json.dumps(body).encode()),
+            part(secrets.token_bytes(64)),
+        )
+    )

@@ -12,7 +12,9 @@ class MailboxStats:
 
     `http_requests` counts API HTTP requests (a batch is one; token requests are counted apart
     in `token_refreshes`/`token_failures`); `api_calls` counts API calls, each batch part one.
-    `quota_units` sums the cost of calls admitted by the quota meter.
+    `quota_units` sums the cost of calls admitted by the quota meter (Gmail units; one per call
+    for Graph and Calendar). `max_concurrent_seen` is the most Graph requests of the mailbox in
+    flight at once; `rejected_for_concurrency` the 429s that limit gave.
     """
 
     http_requests: int = 0
@@ -26,6 +28,8 @@ class MailboxStats:
     token_failures: int = 0
     batch_requests: int = 0
     largest_batch: int = 0
+    max_concurrent_seen: int = 0
+    rejected_for_concurrency: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,6 +48,8 @@ def totals(per_mailbox: dict[str, MailboxStats]) -> dict[str, Any]:
         total.token_failures += stats.token_failures
         total.batch_requests += stats.batch_requests
         total.largest_batch = max(total.largest_batch, stats.largest_batch)
+        total.rejected_for_concurrency += stats.rejected_for_concurrency
+        total.max_concurrent_seen = max(total.max_concurrent_seen, stats.max_concurrent_seen)
         total.max_units_in_any_1s_window = max(
             total.max_units_in_any_1s_window, stats.max_units_in_any_1s_window
         )

@@ -1,4 +1,4 @@
-"""The deterministic synthetic workload: tenants, their CRM, connected mailboxes and their mail.
+"""The deterministic synthetic workload: tenants, their CRM, connected mailboxes, mail, calendars.
 
 Same (seed, now, parameters) -> byte-identical messages, ids and tokens, so tests and benchmarks
 can compare runs. Each of the `days` complete UTC days before `now`'s date holds exactly
@@ -7,24 +7,41 @@ delivered to two mailboxes counts once in each); with `include_today`, today's e
 a proportional share. One tenant-day of 5,000 messages is
 `generate_workload(tenants=1, mailboxes_per_tenant=5, days=1, messages_per_mailbox_per_day=1000,
 include_today=False)`.
+
+`providers` hands each tenant's mailboxes their provider round-robin (Google, Microsoft 365). Both
+share one message model: the raw RFC 5322 bytes and Gmail-style labels (a Microsoft mailbox shows
+labels as folders); only the ids differ (Gmail hex ids, Graph `AAMkA...` ids). Calendars come from
+`sandbox.calendargen`, drawn from their own random streams so mail stays the same with or without
+them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sandbox import names
+from sandbox import calendargen, msids, names
+from sandbox.calendar_model import MasterEvent
 from sandbox.mailgen import MessageSpec, build_message, encode_word, format_address
 from sandbox.rfc822 import decode_text
 
 GOOGLE_CLIENT_ID = "touchpoint-sandbox.apps.googleusercontent.com"
 GOOGLE_CLIENT_SECRET = "sandbox-google-client-secret"
 GMAIL_READONLY_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
+CALENDAR_READONLY_SCOPE = "https://www.googleapis.com/auth/calendar.readonly"
+GOOGLE_SCOPES = (GMAIL_READONLY_SCOPE, CALENDAR_READONLY_SCOPE)
+
+MICROSOFT_CLIENT_ID = "3f8a2c71-5b4e-4d9a-8e21-6c0f9b7d2a54"
+MICROSOFT_CLIENT_SECRET = "sbx8Q~touchpoint-sandbox-microsoft-client-secret"
+GRAPH_MAIL_SCOPE = "https://graph.microsoft.com/Mail.Read"
+GRAPH_CALENDARS_SCOPE = "https://graph.microsoft.com/Calendars.Read"
+MICROSOFT_SCOPES = ("offline_access", GRAPH_MAIL_SCOPE, GRAPH_CALENDARS_SCOPE)
+PROVIDERS = ("google", "microsoft")
 
 USER_LABELS: dict[str, str] = {
     "Label_1": "Customers",
@@ -60,6 +77,7 @@ class Tenant:
     time_zone: str
     accounts: list[Account] = field(default_factory=list)
     contacts: list[Contact] = field(default_factory=list)
+    entra_tenant_id: str = ""
 
 
 @dataclass
@@ -70,7 +88,10 @@ class Mailbox:
     aliases: list[str]
     provider: str
     refresh_token: str = field(repr=False)
-    scopes: list[str] = field(default_factory=lambda: [GMAIL_READONLY_SCOPE])
+    scopes: list[str] = field(default_factory=lambda: list(GOOGLE_SCOPES))
+    entra_tenant_id: str | None = None
+    user_id: str | None = None
+    """Microsoft only: the Entra tenant and the user's object id (Graph `/users/{id}`)."""
 
 
 @dataclass
@@ -104,6 +125,8 @@ class Workload:
     mailboxes: list[Mailbox]
     messages: dict[str, list[SandboxMessage]]
     days: list[date]
+    events: dict[str, list[MasterEvent]] = field(default_factory=dict)
+    providers: tuple[str, ...] = ("google",)
 
     @property
     def message_count(self) -> int:
@@ -130,10 +153,19 @@ class Workload:
             "seed": self.seed,
             "now": self.now.isoformat(),
             "days": [d.isoformat() for d in self.days],
+            "providers": list(self.providers),
             "google_client": {"client_id": GOOGLE_CLIENT_ID, "client_secret": GOOGLE_CLIENT_SECRET},
+            "microsoft_client": {
+                "client_id": MICROSOFT_CLIENT_ID,
+                "client_secret": MICROSOFT_CLIENT_SECRET,
+            },
             "tenants": [asdict(t) for t in self.tenants],
             "mailboxes": [
-                {**asdict(m), "message_count": len(self.messages.get(m.address, []))}
+                {
+                    **asdict(m),
+                    "message_count": len(self.messages.get(m.address, [])),
+                    "event_count": len(self.events.get(m.address, [])),
+                }
                 for m in self.mailboxes
             ],
         }
@@ -153,14 +185,22 @@ def generate_workload(
     messages_per_mailbox_per_day: int = 20,
     *,
     include_today: bool = True,
+    providers: Sequence[str] = ("google",),
 ) -> Workload:
-    """Builds the workload; `now` defaults to the current UTC hour (floored)."""
+    """Builds the workload; `now` defaults to the current UTC hour (floored).
+
+    Each tenant's mailboxes take their provider from `providers` round-robin, so
+    `("google", "microsoft")` gives every tenant both kinds.
+    """
+    providers = tuple(providers)
+    if not providers or set(providers) - set(PROVIDERS):
+        raise ValueError(f"providers must be drawn from {PROVIDERS}")
     if now is None:
         now = floor_hour(datetime.now(UTC))
     elif now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     now = now.astimezone(UTC)
-    return _Generator(seed, now).run(
+    return _Generator(seed, now, providers).run(
         tenants, mailboxes_per_tenant, days, messages_per_mailbox_per_day, include_today
     )
 
@@ -208,8 +248,9 @@ _SENDER_ZONES = (0, -8, -5, 1, 2, 5.5, 9)
 
 
 class _Generator:
-    def __init__(self, seed: int, now: datetime) -> None:
+    def __init__(self, seed: int, now: datetime, providers: tuple[str, ...] = ("google",)) -> None:
         self.seed = seed
+        self.providers = providers
         self.now = now
         self.now_ms = int(now.timestamp() * 1000)
         self.rng = random.Random(seed)
@@ -234,19 +275,32 @@ class _Generator:
         tenants: list[Tenant] = []
         mailboxes: list[Mailbox] = []
         messages: dict[str, list[SandboxMessage]] = {}
+        events: dict[str, list[MasterEvent]] = {}
         for index in range(n_tenants):
             tenant, staff = self._tenant(index, per_tenant)
             tenants.append(tenant)
-            tenant_boxes = [self._mailbox(tenant, s) for s in staff[:per_tenant]]
+            tenant_boxes = [
+                self._mailbox(tenant, s, self.providers[n % len(self.providers)])
+                for n, s in enumerate(staff[:per_tenant])
+            ]
             mailboxes.extend(tenant_boxes)
             gen = _TenantMail(self, tenant, tenant_boxes, staff[per_tenant:])
             for _, start, count in spans:
                 gen.day(start, count)
             for box in tenant_boxes:
-                msgs = gen.out[box.address]
-                msgs.sort(key=lambda m: (m.internal_date_ms, m.id))
-                messages[box.address] = msgs
-        return Workload(self.seed, self.now, tenants, mailboxes, messages, day_list)
+                messages[box.address] = gen.out[box.address]
+            extra = [(s.person.name, s.person.address) for s in staff[per_tenant:]]
+            events.update(
+                calendargen.tenant_calendars(
+                    self.seed, self.now, tenant, tenant_boxes, extra, day_list
+                )
+            )
+        _cross_tenant_copy(self.seed, tenants, mailboxes, messages)
+        for msgs in messages.values():
+            msgs.sort(key=lambda m: (m.internal_date_ms, m.id))
+        return Workload(
+            self.seed, self.now, tenants, mailboxes, messages, day_list, events, self.providers
+        )
 
     def _tenant(self, index: int, per_tenant: int) -> tuple[Tenant, list[_Staff]]:
         rng = self.rng
@@ -267,6 +321,8 @@ class _Generator:
             list(spec.blocked_domains),
             spec.time_zone,
         )
+        if "microsoft" in self.providers:
+            tenant.entra_tenant_id = msids.guid("tenant", self.seed, spec.slug)
         picked = rng.sample(names.CUSTOMERS, k=min(6, len(names.CUSTOMERS)))
         contact_no = 0
         for acc_no, (acc_name, domains, people) in enumerate(picked, start=1):
@@ -298,8 +354,20 @@ class _Generator:
             staff.append(_Staff(_Person(display, f"{local}@{domain}"), aliases))
         return tenant, staff
 
-    def _mailbox(self, tenant: Tenant, staff: _Staff) -> Mailbox:
+    def _mailbox(self, tenant: Tenant, staff: _Staff, provider: str) -> Mailbox:
         digest = hashlib.sha256(f"{self.seed}:{staff.person.address}".encode()).hexdigest()
+        if provider == "microsoft":
+            return Mailbox(
+                tenant=tenant.slug,
+                address=staff.person.address,
+                display_name=staff.person.name,
+                aliases=list(staff.aliases),
+                provider="microsoft",
+                refresh_token=f"0.AXsbx-{digest[:96]}",
+                scopes=list(MICROSOFT_SCOPES),
+                entra_tenant_id=tenant.entra_tenant_id,
+                user_id=msids.guid("user", self.seed, staff.person.address),
+            )
         return Mailbox(
             tenant=tenant.slug,
             address=staff.person.address,
@@ -307,7 +375,7 @@ class _Generator:
             aliases=list(staff.aliases),
             provider="google",
             refresh_token=f"1//sbx-{digest[:48]}",
-            scopes=[GMAIL_READONLY_SCOPE],
+            scopes=list(GOOGLE_SCOPES),
         )
 
     def gmail_id(self, ms: int) -> str:
@@ -347,6 +415,7 @@ class _TenantMail:
         self.contacts = [self._contact_person(c) for c in tenant.contacts]
         self.out: dict[str, list[SandboxMessage]] = {b.address: [] for b in boxes}
         self.convs: dict[str, list[_Conversation]] = {b.address: [] for b in boxes}
+        self.needs_cross_provider = len({b.provider for b in boxes}) > 1
 
     def _contact_person(self, contact: Contact) -> _Person:
         local, _, domain = contact.email.partition("@")
@@ -411,6 +480,10 @@ class _TenantMail:
         if ms + delay >= day_end or len(self.boxes) < 2:
             return None
         others = [b for b in range(len(self.boxes)) if b != box_no]
+        if self.needs_cross_provider:
+            # Guarantee one copy across providers per tenant; Google-only draws are unchanged.
+            mine = self.boxes[box_no].provider
+            others = [b for b in others if self.boxes[b].provider != mine] or others
         partner = self.rng.choice(others)
         for later in range(position + 1, len(slots)):
             if slots[later][1] == partner and later not in consumed[partner]:
@@ -625,6 +698,8 @@ class _TenantMail:
         to = [self._owner(box_no), self._owner(partner_no)]
         subject_header, decoded = self._subject()
         raw, mid = self._compose(sender, to, [], subject_header, ms, False, None, [])
+        if self.boxes[box_no].provider != self.boxes[partner_no].provider:
+            self.needs_cross_provider = False
         for number, when in ((box_no, ms), (partner_no, partner_ms)):
             msg = self._store(
                 number,
@@ -713,10 +788,11 @@ class _TenantMail:
     ) -> SandboxMessage:
         box = self.boxes[box_no]
         gmail_id = self.gen.gmail_id(ms)
+        message_id, thread_id = provider_ids(box, gmail_id, thread_id)
         msg = SandboxMessage(
             mailbox=box.address,
-            id=gmail_id,
-            thread_id=thread_id or gmail_id,
+            id=message_id,
+            thread_id=thread_id,
             label_ids=list(labels),
             internal_date_ms=ms,
             raw=raw,
@@ -733,3 +809,64 @@ class _TenantMail:
 
 def _decode(header_value: str) -> str:
     return decode_text(header_value) or ""
+
+
+def provider_ids(box: Mailbox, gmail_id: str, thread_id: str | None) -> tuple[str, str]:
+    """(message id, thread id) as the mailbox's provider names them; a new thread starts with
+    the message's own id (Gmail) or a conversation id derived from it (Graph)."""
+    if box.provider != "microsoft":
+        return gmail_id, thread_id or gmail_id
+    user = box.user_id or box.address
+    return msids.message_id(user, gmail_id), thread_id or msids.conversation_id(user, gmail_id)
+
+
+def _cross_tenant_copy(
+    seed: int,
+    tenants: list[Tenant],
+    mailboxes: list[Mailbox],
+    messages: dict[str, list[SandboxMessage]],
+) -> None:
+    """One real message reaching two tenants: a stranger's mail to the first mailbox of tenants
+    1 and 2 becomes one message (same Message-ID) addressed to both. Counts stay exact because
+    existing "stranger" slots (never part of a conversation) are reused."""
+    if len(tenants) < 2:
+        return
+    first = next(m for m in mailboxes if m.tenant == tenants[0].slug)
+    second = next(m for m in mailboxes if m.tenant == tenants[1].slug)
+    mine = [m for m in messages[first.address] if m.kind == "stranger"]
+    theirs = [m for m in messages[second.address] if m.kind == "stranger"]
+    if not mine or not theirs:
+        return
+    rng = random.Random(f"{seed}:cross-tenant")
+    a = min(mine, key=lambda m: m.internal_date_ms)
+    b = min(
+        theirs,
+        key=lambda m: (
+            m.internal_date_ms < a.internal_date_ms,
+            abs(m.internal_date_ms - a.internal_date_ms),
+        ),
+    )
+    name, local = rng.choice(names.BLOCKED_PEOPLE)
+    sender = f"{local}@industry-digest.example"
+    subject = "Invitation: Customer Success Summit 2027"
+    sent = datetime.fromtimestamp(a.internal_date_ms / 1000 - 5, tz=UTC).replace(microsecond=0)
+    mid = f"<{rng.getrandbits(64):016x}.summit@industry-digest.example>"
+    spec = MessageSpec(
+        from_header=format_address(name, sender),
+        to_header=", ".join(format_address(m.display_name, m.address) for m in (first, second)),
+        cc_header=None,
+        subject_header=subject,
+        date=sent,
+        message_id=mid,
+        body_text="You are invited to the Customer Success Summit.\n",
+        shape="plain",
+    )
+    raw = build_message(spec)
+    for msg in (a, b):
+        msg.raw = raw
+        msg.internet_message_id = mid
+        msg.subject = subject
+        msg.from_address = sender
+        msg.to_addresses = [first.address, second.address]
+        msg.cc_addresses = []
+        msg.kind = "cross_tenant"

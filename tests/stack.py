@@ -13,11 +13,19 @@ from assets.emails import raw_emails
 from orchestration.partitions import tenant_day_key, tenant_partitions
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
 from resources.google_resource import GoogleWorkspaceResource
+from resources.microsoft_resource import MicrosoftGraphResource
 from resources.registry import Connection, Registry
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
 from sandbox.server import SandboxServer
-from sandbox.workload import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, Workload, generate_workload
+from sandbox.workload import (
+    GOOGLE_CLIENT_ID,
+    GOOGLE_CLIENT_SECRET,
+    MICROSOFT_CLIENT_ID,
+    MICROSOFT_CLIENT_SECRET,
+    Workload,
+    generate_workload,
+)
 
 WORKLOAD_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
@@ -32,6 +40,7 @@ class Stack:
     instance: dg.DagsterInstance
     secret_key: str
     google: GoogleWorkspaceResource
+    microsoft: MicrosoftGraphResource
 
     @property
     def resources(self) -> dict:
@@ -39,14 +48,15 @@ class Stack:
             "warehouse": WarehouseResource(url=self.warehouse_url),
             "vault": CredentialVaultResource(secret_key=self.secret_key),
             "google": self.google,
+            "microsoft": self.microsoft,
         }
 
     def connections(self, tenant_id: str) -> list[Connection]:
         return self.registry.list_connections(tenant_id)
 
-    def materialize(self, tenant_id: str, day: str, tags: dict | None = None):
+    def materialize(self, tenant_id: str, day: str, tags: dict | None = None, assets=None):
         return dg.materialize(
-            [raw_emails],
+            assets or [raw_emails],
             partition_key=tenant_day_key(tenant_id, day),
             resources=self.resources,
             instance=self.instance,
@@ -67,8 +77,10 @@ class Stack:
 
     def synced_ids(self, tenant_id: str, day: str) -> set[tuple[str, str]]:
         owners = {c.connection_id: c.owner_email for c in self.connections(tenant_id)}
-        return {(owners[r["connection_id"]], r["provider_message_id"])
-                for r in self.rows("raw_emails", tenant_id, day)}
+        return {
+            (owners[r["connection_id"]], r["provider_message_id"])
+            for r in self.rows("raw_emails", tenant_id, day)
+        }
 
     def rows(self, table: str, tenant_id: str, day: str | None = None) -> list[dict]:
         t = self.warehouse.table(table)
@@ -77,6 +89,20 @@ class Stack:
             query = query.where(t.c.partition_day == datetime.fromisoformat(day).date())
         with self.warehouse.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def fast_microsoft(base_url: str, **overrides) -> MicrosoftGraphResource:
+    """The Microsoft resource pointed at the sandbox, with retry waits short enough for tests."""
+    settings = {
+        "login_base_url": base_url,
+        "graph_base_url": base_url + "/v1.0",
+        "client_id": MICROSOFT_CLIENT_ID,
+        "client_secret": MICROSOFT_CLIENT_SECRET,
+        "max_retry_wait_seconds": 2.0,
+        "max_attempts": 8,
+    }
+    settings.update(overrides)
+    return MicrosoftGraphResource(**settings)
 
 
 def fast_google(base_url: str, **overrides) -> GoogleWorkspaceResource:
@@ -94,8 +120,14 @@ def fast_google(base_url: str, **overrides) -> GoogleWorkspaceResource:
 
 @contextmanager
 def running_stack(warehouse_url: str, **workload_args) -> Iterator[Stack]:
-    args = {"seed": 11, "now": WORKLOAD_NOW, "tenants": 2, "mailboxes_per_tenant": 3, "days": 3,
-            "messages_per_mailbox_per_day": 12}
+    args = {
+        "seed": 11,
+        "now": WORKLOAD_NOW,
+        "tenants": 2,
+        "mailboxes_per_tenant": 3,
+        "days": 3,
+        "messages_per_mailbox_per_day": 12,
+    }
     args.update(workload_args)
     workload = generate_workload(**args)
     key = generate_key()
@@ -106,11 +138,25 @@ def running_stack(warehouse_url: str, **workload_args) -> Iterator[Stack]:
         registry.add_tenant(t.slug, t.name, t.internal_domains, t.blocked_domains, t.time_zone)
     for m in workload.mailboxes:
         registry.add_connection(
-            m.tenant, m.address, m.provider, m.refresh_token, aliases=m.aliases, scopes=m.scopes,
+            m.tenant,
+            m.address,
+            m.provider,
+            m.refresh_token,
+            aliases=m.aliases,
+            scopes=m.scopes,
             authorized_at=WORKLOAD_NOW - timedelta(days=1),
         )
     with SandboxServer(workload) as sandbox, dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(tenant_partitions.name, [t.slug for t in workload.tenants])
-        yield Stack(sandbox, workload, warehouse, warehouse_url, registry, instance, key,
-                    fast_google(sandbox.base_url))
+        yield Stack(
+            sandbox,
+            workload,
+            warehouse,
+            warehouse_url,
+            registry,
+            instance,
+            key,
+            fast_google(sandbox.base_url),
+            fast_microsoft(sandbox.base_url),
+        )
     warehouse.dispose()

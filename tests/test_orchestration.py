@@ -27,14 +27,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_definitions_have_what_the_product_needs():
     dg.Definitions.validate_loadable(defs)
     assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == {
-        "raw_emails"
+        "raw_emails",
+        "emails",
+        "raw_meetings",
+        "meetings",
     }
-    assert defs.resolve_job_def("email_sync_job") is not None
+    assert defs.resolve_job_def("tenant_sync_job") is not None
     schedule = defs.resolve_schedule_def("hourly_sync_schedule")
     assert schedule.cron_schedule == "5 * * * *"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert defs.resolve_sensor_def("tenant_partitions_sensor") is not None
-    assert set(defs.resources) >= {"warehouse", "vault", "google"}
+    assert set(defs.resources) >= {"warehouse", "vault", "google", "microsoft"}
+    job = defs.resolve_job_def("tenant_sync_job")
+    assert {n.name for n in job.nodes} == {"raw_emails", "emails", "raw_meetings", "meetings"}
 
 
 def test_workspace_loads_with_the_dagster_cli(tmp_path):

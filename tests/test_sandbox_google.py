@@ -31,6 +31,7 @@ from sandbox.server import SandboxServer
 from sandbox.workload import (
     GOOGLE_CLIENT_ID,
     GOOGLE_CLIENT_SECRET,
+    GOOGLE_SCOPES,
     Mailbox,
     Workload,
     generate_workload,
@@ -149,7 +150,8 @@ def test_token_endpoint_shapes_and_errors(
     assert ok.status_code == 200
     assert body["access_token"].startswith("ya29.sbx-")
     assert body["expires_in"] == 3599 and body["token_type"] == "Bearer"
-    assert body["scope"] == "https://www.googleapis.com/auth/gmail.readonly"
+    assert body["scope"] == " ".join(GOOGLE_SCOPES)
+    assert GOOGLE_SCOPES[0] == "https://www.googleapis.com/auth/gmail.readonly"
     bad_grant = http.post(base + "/token", data={**form, "refresh_token": "1//sbx-nope"})
     assert bad_grant.status_code == 400
     assert bad_grant.json() == {
@@ -519,6 +521,7 @@ def test_quota_enforcement_keeps_every_second_under_the_limit(
     assert client.set_quota(True, units_per_second=100) == {
         "enabled": True,
         "units_per_second": 100,
+        "calendar_requests_per_minute": 600,
     }
     headers = {"Authorization": f"Bearer {token_for(server, box, http)}"}
     message_id = workload.messages[box.address][0].id

@@ -18,6 +18,7 @@ import pytest
 
 from sandbox import rfc822
 from sandbox.workload import (
+    CALENDAR_READONLY_SCOPE,
     GMAIL_READONLY_SCOPE,
     SandboxMessage,
     Workload,
@@ -83,7 +84,7 @@ def test_shape_and_counts(workload: Workload) -> None:
     for box in workload.mailboxes:
         assert box.provider == "google"
         assert re.fullmatch(r"1//sbx-[0-9a-f]+", box.refresh_token)
-        assert box.scopes == [GMAIL_READONLY_SCOPE]
+        assert box.scopes == [GMAIL_READONLY_SCOPE, CALENDAR_READONLY_SCOPE]
         assert box.aliases and box.address not in box.aliases
         assert box.refresh_token not in repr(box)
     # 14 complete days of 20 per mailbox, plus 15/24 of a day for today (anchored at 15:00).

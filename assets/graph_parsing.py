@@ -1,0 +1,220 @@
+"""Turning Microsoft Graph message resources into `EmailRecord`s, without I/O.
+
+Graph already splits and decodes what Gmail hands over as raw headers, so this parser reads JSON
+fields and reuses email_parsing's helpers only where the two providers must agree: addresses
+(lower-cased bare `local@domain`) and the Internet-Message-ID (the same `<id>` token the Gmail
+parser keeps, so one message seen through both providers gets one id).
+
+Graph names a message's folder only by an opaque `parentFolderId`; the connector resolves the
+well-known folders once and writes the name into the payload under `FOLDER_KEY`. Folders become
+Gmail's system labels (`SKIPPED_LABELS` then means the same for both providers).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from assets.email_parsing import normalize_address, parse_message_id, safe_excerpt
+from assets.email_records import EmailRecord, QuarantinedRecord
+from resources.provider import RawMessage
+
+FOLDER_KEY = "@touchpoint.wellKnownFolder"
+"""Payload key (an OData-style annotation, so never a Graph property) the connector fills with
+the well-known name of the message's folder, when it is one."""
+
+FOLDER_LABELS: dict[str, str] = {
+    "inbox": "INBOX",
+    "sentitems": "SENT",
+    "drafts": "DRAFT",
+    "junkemail": "SPAM",
+    "deleteditems": "TRASH",
+    "archive": "ARCHIVE",
+    "outbox": "OUTBOX",
+}
+"""Graph well-known folder names as Gmail system labels; any other folder counts as INBOX."""
+
+_DEFECT_TEXT_LIMIT = 80
+
+
+def _short(value: Any) -> str:
+    return repr(safe_excerpt(str(value), _DEFECT_TEXT_LIMIT))
+
+
+def _json_excerpt(payload: Any) -> str:
+    try:
+        text = json.dumps(payload, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(payload)
+    return safe_excerpt(text)
+
+
+def parse_graph_datetime(value: Any, zone_name: str | None = "UTC") -> datetime | None:
+    """An ISO 8601 time from Graph as an aware UTC datetime, or None.
+
+    Takes `...Z`, explicit offsets, and Graph's offset-less `dateTimeTimeZone` text with seven
+    fractional digits; an offset-less value is read in `zone_name` (UTC unless told; callers
+    with another zone convert it themselves).
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        if zone_name not in (None, "UTC", "Etc/UTC", "GMT", "Etc/GMT"):
+            return None
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _recipient(item: Any, label: str, defects: list[str]) -> tuple[str | None, str] | None:
+    """`(name, address)` of a Graph recipient, or None (named in `defects`) when unusable."""
+    email = item.get("emailAddress") if isinstance(item, Mapping) else None
+    if not isinstance(email, Mapping):
+        defects.append(f"{label}: unreadable recipient {_short(item)}")
+        return None
+    raw_address = email.get("address")
+    address = normalize_address(raw_address) if isinstance(raw_address, str) else None
+    if address is None:
+        problem = f"{label}: dropped unparseable address {_short(raw_address)}"
+        if problem not in defects:
+            defects.append(problem)
+        return None
+    name = email.get("name")
+    name = name.strip() if isinstance(name, str) and name.strip() else None
+    return name, address
+
+
+def _recipients(payload: Mapping[str, Any], key: str, label: str, defects: list[str]) -> list[str]:
+    value = payload.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        defects.append(f"{label}: not a list")
+        return []
+    addresses: list[str] = []
+    for item in value:
+        parsed = _recipient(item, label, defects)
+        if parsed is not None and parsed[1] not in addresses:
+            addresses.append(parsed[1])
+    return addresses
+
+
+def _header(payload: Mapping[str, Any], name: str) -> str | None:
+    """A header from `internetMessageHeaders`, when the connector selected them."""
+    for item in payload.get("internetMessageHeaders") or []:
+        if (
+            isinstance(item, Mapping)
+            and str(item.get("name", "")).lower() == name
+            and isinstance(item.get("value"), str)
+        ):
+            return item["value"]
+    return None
+
+
+def _labels(payload: Mapping[str, Any], defects: list[str]) -> list[str]:
+    folder = payload.get(FOLDER_KEY)
+    labels = [FOLDER_LABELS.get(folder, "INBOX") if isinstance(folder, str) else "INBOX"]
+    if payload.get("isDraft") is True and "DRAFT" not in labels:
+        labels.append("DRAFT")
+    categories = payload.get("categories") or []
+    if not isinstance(categories, list):
+        defects.append("categories: not a list")
+        categories = []
+    for category in categories:
+        if isinstance(category, str) and category and category not in labels:
+            labels.append(category)
+    return labels
+
+
+def parse_graph_message(raw: RawMessage) -> EmailRecord | QuarantinedRecord:
+    """A Graph `message` resource (the connector's `$select`) as an EmailRecord.
+
+    Quarantined when the connector got no usable JSON object, or the resource lacks an id or a
+    readable `receivedDateTime`. Anything else odd is left out and named in `header_defects`.
+    """
+    message_id = raw.provider_message_id
+    payload = raw.payload
+    if payload is None:
+        excerpt = safe_excerpt(raw.excerpt) if raw.excerpt is not None else None
+        return QuarantinedRecord(message_id, raw.error or "no_payload", excerpt=excerpt)
+    if not isinstance(payload, Mapping):
+        return QuarantinedRecord(message_id, "not_object", excerpt=_json_excerpt(payload))
+
+    def quarantine(reason: str) -> QuarantinedRecord:
+        return QuarantinedRecord(message_id, reason, None, _json_excerpt(payload))
+
+    if not isinstance(payload.get("id"), str) or not payload["id"]:
+        return quarantine("missing_id")
+    if payload["id"] != message_id:
+        return quarantine("id_mismatch")
+    if payload.get("receivedDateTime") in (None, ""):
+        return quarantine("missing_received_time")
+    received_at = parse_graph_datetime(payload["receivedDateTime"])
+    if received_at is None:
+        return quarantine("invalid_received_time")
+
+    defects: list[str] = []
+    sent_at = None
+    if payload.get("sentDateTime") not in (None, ""):
+        sent_at = parse_graph_datetime(payload["sentDateTime"])
+        if sent_at is None:
+            defects.append(f"sentDateTime: unparseable {_short(payload['sentDateTime'])}")
+
+    internet_message_id = None
+    raw_mid = payload.get("internetMessageId")
+    if isinstance(raw_mid, str) and raw_mid.strip():
+        internet_message_id, problem = parse_message_id("message-id", raw_mid)
+        if problem:
+            defects.append(problem)
+    else:
+        defects.append("message-id: missing")
+
+    in_reply_to = None
+    reply_header = _header(payload, "in-reply-to")
+    if reply_header is not None:
+        in_reply_to, problem = parse_message_id("in-reply-to", reply_header)
+        if problem:
+            defects.append(problem)
+
+    from_name = from_address = None
+    for key in ("from", "sender"):
+        if payload.get(key) is None:
+            continue
+        sender = _recipient(payload[key], key, defects)
+        if sender is not None:
+            from_name, from_address = sender
+            break
+
+    subject = payload.get("subject")
+    if subject is not None and not isinstance(subject, str):
+        defects.append(f"subject: not text {_short(subject)}")
+        subject = None
+    thread_id = payload.get("conversationId")
+    return EmailRecord(
+        provider_message_id=message_id,
+        received_at=received_at,
+        internet_message_id=internet_message_id,
+        thread_id=thread_id if isinstance(thread_id, str) and thread_id else None,
+        subject=subject,
+        from_address=from_address,
+        from_name=from_name,
+        to_addresses=_recipients(payload, "toRecipients", "to", defects),
+        cc_addresses=_recipients(payload, "ccRecipients", "cc", defects),
+        bcc_addresses=_recipients(payload, "bccRecipients", "bcc", defects),
+        sent_at=sent_at,
+        in_reply_to=in_reply_to,
+        labels=_labels(payload, defects),
+        size_bytes=None,
+        header_defects=list(dict.fromkeys(defects)),
+    )

@@ -1,0 +1,211 @@
+"""The per-connection loop every tenant x day sync shares, free of Dagster.
+
+For each connection of the tenant: skip what must be skipped, run the window sync of one kind
+(mail, calendar), and turn a classified `ConnectionFailure` into a recorded status and missed
+window while the other connections go on. Anything else is a bug or an outage of our own and
+propagates, so the Dagster step fails and retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Protocol
+
+from resources.provider import (
+    CREDENTIAL_STATUSES,
+    ApiStats,
+    ConnectionFailure,
+    ConnectionStatus,
+    SyncWindow,
+)
+from resources.registry import Connection, Registry
+from resources.warehouse import Warehouse
+
+CONNECTION_KEY = ("tenant_id", "connection_id")
+
+
+@dataclass
+class ConnectionSyncResult:
+    """What happened to one connection in one window; becomes metadata and a sync log row."""
+
+    tenant_id: str
+    connection_id: str
+    owner_email: str
+    provider: str
+    status: str
+    listed: int = 0
+    already_held: int = 0
+    fetched: int = 0
+    synced: int = 0
+    skipped_labels: int = 0
+    vanished: int = 0
+    removed: int = 0
+    quarantined: int = 0
+    cause_code: str | None = None
+    explanation: str | None = None
+    attempted: bool = True
+    stats: ApiStats = field(default_factory=ApiStats)
+    seconds: float = 0.0
+
+
+@dataclass
+class TenantSyncResult:
+    tenant_id: str
+    window: SyncWindow
+    connections: list[ConnectionSyncResult] = field(default_factory=list)
+
+    def total(self, name: str) -> int:
+        return sum(getattr(c, name) for c in self.connections)
+
+    @property
+    def stats(self) -> ApiStats:
+        total = ApiStats()
+        for c in self.connections:
+            total.add(c.stats)
+        return total
+
+
+class WindowSync(Protocol):
+    """Syncs one kind of data (mail, calendar) of one connection for one window."""
+
+    kind: str
+
+    def sync(self, conn: Connection, window: SyncWindow, out: ConnectionSyncResult) -> None:
+        """Fills `out`; raises ConnectionFailure for classified connection failures."""
+        ...
+
+    def log(
+        self, out: ConnectionSyncResult, window: SyncWindow, run_id: str, started: datetime
+    ) -> None:
+        """Writes the sync log row of an attempted connection."""
+        ...
+
+
+def chunks(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+class TenantSync:
+    """Runs one WindowSync over every connection of one tenant."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        window_sync: WindowSync,
+        *,
+        initial_lookback: timedelta = timedelta(days=7),
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.registry = registry
+        self.window_sync = window_sync
+        self.initial_lookback = initial_lookback
+        self.log = log or logging.getLogger(__name__)
+
+    def sync(
+        self, tenant_id: str, window: SyncWindow, *, run_id: str, explicit_backfill: bool = False
+    ) -> TenantSyncResult:
+        self.registry.get_tenant(tenant_id)  # an unknown tenant is a clear error, not an empty run
+        result = TenantSyncResult(tenant_id, window)
+        connections = self.registry.list_connections(tenant_id)
+        kind = self.window_sync.kind
+        self.log.info(
+            f"{kind} sync of {len(connections)} connection(s) of tenant {tenant_id} "
+            f"for [{window.start.isoformat()}, {window.end.isoformat()})"
+        )
+        for conn in connections:
+            started = datetime.now(UTC)
+            t0 = time.perf_counter()
+            outcome = self._sync_connection(conn, window, explicit_backfill)
+            outcome.seconds = time.perf_counter() - t0
+            result.connections.append(outcome)
+            if outcome.attempted:
+                self.window_sync.log(outcome, window, run_id, started)
+            self.log.info(
+                f"{kind} {tenant_id} {conn.owner_email} ({conn.provider}): "
+                f"status={outcome.status} listed={outcome.listed} held={outcome.already_held} "
+                f"synced={outcome.synced} removed={outcome.removed} "
+                f"quarantined={outcome.quarantined} api_calls={outcome.stats.api_calls} "
+                f"quota_units={outcome.stats.quota_units} in {outcome.seconds:.1f}s"
+            )
+        return result
+
+    def _sync_connection(
+        self, conn: Connection, window: SyncWindow, explicit_backfill: bool
+    ) -> ConnectionSyncResult:
+        out = ConnectionSyncResult(
+            conn.tenant_id, conn.connection_id, conn.owner_email, conn.provider, conn.status
+        )
+        if conn.status == ConnectionStatus.STOPPED:
+            out.attempted = False
+            return out
+        if conn.status in CREDENTIAL_STATUSES:
+            # Only the owner can fix these; retrying a dead grant every hour achieves nothing.
+            # The window is recorded so the reconnect can recover it.
+            self.registry.record_missed_window(
+                conn.connection_id,
+                window.start,
+                window.end,
+                conn.status,
+                conn.status_cause_code or conn.status,
+            )
+            out.attempted = False
+            out.cause_code = conn.status_cause_code
+            out.explanation = conn.status_explanation
+            return out
+        if not explicit_backfill and window.end <= conn.authorized_at - self.initial_lookback:
+            out.attempted = False
+            out.cause_code = "before_authorization"
+            out.explanation = "older than the connection's initial look-back; backfill to sync it"
+            return out
+        try:
+            self.window_sync.sync(conn, window, out)
+        except ConnectionFailure as failure:
+            out.status = failure.status.value
+            out.cause_code = failure.cause_code
+            out.explanation = failure.explanation
+            self.registry.set_status(
+                conn.connection_id, failure.status, failure.cause_code, failure.explanation
+            )
+            self.registry.record_missed_window(
+                conn.connection_id, window.start, window.end, failure.status, failure.cause_code
+            )
+        else:
+            out.status = ConnectionStatus.ACTIVE.value
+            self.registry.mark_windows_recovered(conn.connection_id, window.start, window.end)
+            if conn.status != ConnectionStatus.ACTIVE:
+                self.registry.set_status(
+                    conn.connection_id,
+                    ConnectionStatus.ACTIVE,
+                    "sync_succeeded",
+                    "the mailbox synced normally again",
+                )
+        return out
+
+
+def upsert_quarantine(
+    warehouse: Warehouse,
+    table: str,
+    id_column: str,
+    rows: list[dict],
+    synced_ids: list[str],
+    tenant_id: str,
+    connection_id: str,
+) -> None:
+    """Records unparseable items (counting attempts) and releases the ones that now parsed."""
+    if synced_ids:
+        warehouse.delete_keys(table, tenant_id, connection_id, id_column, synced_ids)
+    if rows:
+        warehouse.upsert(
+            table,
+            rows,
+            (*CONNECTION_KEY, id_column),
+            update_columns=["reason", "excerpt", "quarantined_at"],
+            increment_columns=["attempts"],
+        )

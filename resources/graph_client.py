@@ -1,0 +1,322 @@
+"""Microsoft Graph over HTTP for one mailbox: a pooled session, paging, `$batch`, pacing and
+retries, shared by the Graph mail and calendar connectors.
+
+Graph's limits for Outlook resources are per mailbox: 10,000 requests per 10 minutes (each part
+of a `$batch` counts as one) and 4 requests in flight. The client sends one request at a time
+(a connector is used by one thread) and paces every request through a sliding window, so it
+stays under both without relying on 429s. 429/503/504 (and other transient answers) are retried
+honouring Retry-After; a 401 gets one fresh token and one more try. Everything else becomes a
+`ConnectionFailure` whose text comes from microsoft_errors' vocabulary only.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from resources.backoff import Backoff, retry_after_from_headers
+from resources.microsoft_auth import MicrosoftTokens, TokenUnavailable
+from resources.microsoft_errors import (
+    NETWORK_ERRORS,
+    classify_exception,
+    classify_graph_error,
+    failure,
+    is_retryable_status,
+)
+from resources.provider import ApiStats, ConnectionFailure, ConnectionStatus
+from resources.rate_limit import QuotaPacer
+
+MAX_BATCH_SIZE = 20
+"""Graph's limit of requests per `$batch`."""
+REQUESTS_PER_WINDOW = 10_000
+WINDOW_SECONDS = 600.0
+
+
+@dataclass
+class GraphResponse:
+    """One answer (a whole request's or one `$batch` part's): status, headers, parsed body.
+
+    `body` is None when the answer was not a JSON object; `text` then keeps it for quarantine.
+    """
+
+    status: int
+    headers: Mapping[str, str]
+    body: dict[str, Any] | None
+    text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def _decode(content: bytes | str) -> tuple[dict[str, Any] | None, str]:
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, text
+    return (data if isinstance(data, dict) else None), text
+
+
+def query_string(params: Mapping[str, Any]) -> str:
+    """OData query text as Graph documents it (`$filter=a ge b`, spaces as %20, `$` kept)."""
+    return urlencode({k: str(v) for k, v in params.items()}, safe="$,:'()/", quote_via=quote)
+
+
+class GraphClient:
+    """Graph requests for one mailbox, authorised by `tokens`.
+
+    `stats`: `http_requests` counts round trips (token requests included, via `tokens`),
+    `api_calls` Graph requests (each `$batch` part one), `quota_units` the same requests as
+    Graph's throttling counts them (so `quota_units` <= 10,000 per 10 minutes), `retries` the
+    requests sent again, `throttled_seconds` time spent waiting for Retry-After, backoff or the
+    pacer.
+    """
+
+    def __init__(
+        self,
+        tokens: MicrosoftTokens,
+        *,
+        graph_base_url: str,
+        stats: ApiStats,
+        max_attempts: int = 8,
+        max_retry_wait_seconds: float = 60.0,
+        timeout_seconds: float = 30.0,
+        requests_per_window: int = REQUESTS_PER_WINDOW,
+        window_seconds: float = WINDOW_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.base_url = graph_base_url.rstrip("/")
+        self.stats = stats
+        self.tokens = tokens
+        self.max_attempts = max(1, max_attempts)
+        self.backoff = Backoff(max_retry_wait_seconds, sleep=sleep, rng=rng)
+        self.pacer = QuotaPacer(
+            requests_per_window, window_seconds=window_seconds, clock=clock, sleep=sleep
+        )
+        self._timeout = timeout_seconds
+        self._origin = urlsplit(self.base_url)[:2]
+        self._session = requests.Session()
+        self._session.trust_env = False  # never an environment proxy or CA bundle override
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    def close(self) -> None:
+        self._session.close()
+        self.tokens.close()
+
+    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """An absolute Graph URL for `path` (relative to the versioned root)."""
+        url = self.base_url + "/" + path.lstrip("/")
+        return url + ("?" + query_string(params) if params else "")
+
+    # ---- one request -------------------------------------------------------------------------
+
+    def get(self, url: str, method: str, headers: Mapping[str, str] | None = None) -> GraphResponse:
+        """GET `url` (absolute, on Graph's own origin), retried; an error answer is raised as
+        ConnectionFailure. 404 is returned, not raised: callers decide what "gone" means."""
+        return self._send("GET", url, method, headers=headers)
+
+    def _send(
+        self,
+        verb: str,
+        url: str,
+        method: str,
+        *,
+        calls: int = 1,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> GraphResponse:
+        """One Graph request (`calls` > 1 for a `$batch` of that many parts), retried."""
+        if urlsplit(url)[:2] != self._origin:
+            # A nextLink elsewhere would carry the mailbox's token off Graph: refuse it.
+            raise failure(ConnectionStatus.SYNC_ERROR, "foreign_next_link")
+        attempt = 0
+        refreshed = force_refresh = False
+        while True:
+            attempt += 1
+            answer, problem, retryable = self._attempt(
+                verb, url, method, calls, headers, body, force_refresh
+            )
+            force_refresh = False
+            if answer is not None:
+                if answer.ok or answer.status == 404:
+                    return answer
+                if answer.status == 401 and not refreshed:
+                    refreshed = force_refresh = True
+                    self.stats.retries += 1
+                    continue
+            retry_after = retry_after_from_headers(answer.headers) if answer else None
+            if not retryable or attempt >= self.max_attempts or self.backoff.too_long(retry_after):
+                raise problem from None
+            self.stats.throttled_seconds += self.backoff.wait(attempt, retry_after)
+            self.stats.retries += 1
+
+    def _attempt(
+        self,
+        verb: str,
+        url: str,
+        method: str,
+        calls: int,
+        headers: Mapping[str, str] | None,
+        body: Any,
+        force_refresh: bool,
+    ) -> tuple[GraphResponse | None, ConnectionFailure, bool]:
+        """One try: `(answer or None, the failure it amounts to, whether to retry)`."""
+        try:
+            token = self.tokens.access_token(force_refresh=force_refresh)
+        except TokenUnavailable as unavailable:
+            return None, unavailable.failure, unavailable.retryable
+        self.stats.throttled_seconds += self.pacer.acquire(calls)
+        for _ in range(calls):
+            self.stats.count_call(method, 1)
+        self.stats.http_requests += 1
+        try:
+            response = self._session.request(
+                verb,
+                url,
+                headers={
+                    "Authorization": "Bearer " + token,
+                    "Accept": "application/json",
+                    **(headers or {}),
+                },
+                json=body,
+                timeout=self._timeout,
+            )
+            content = response.content
+        except NETWORK_ERRORS as exc:
+            network: ConnectionFailure | None = classify_exception(exc)
+        else:
+            network = None
+        finally:
+            self.pacer.record(calls)
+        if network is not None:
+            return None, network, True
+        parsed, text = _decode(content)
+        answer = GraphResponse(response.status_code, response.headers, parsed, text)
+        problem = classify_graph_error(answer.status, answer.body)
+        return answer, problem, is_retryable_status(answer.status)
+
+    # ---- paging ------------------------------------------------------------------------------
+
+    def pages(
+        self, url: str, method: str, headers: Mapping[str, str] | None = None
+    ) -> Iterator[list[Any]]:
+        """The `value` arrays of every page, following `@odata.nextLink`."""
+        seen: set[str] = set()
+        next_url: str | None = url
+        while next_url:
+            answer = self.get(next_url, method, headers)
+            if answer.status == 404:
+                raise classify_graph_error(404, answer.body)
+            if answer.body is None or not isinstance(answer.body.get("value"), list):
+                raise failure(ConnectionStatus.SYNC_ERROR, "unreadable_page")
+            yield answer.body["value"]
+            link = answer.body.get("@odata.nextLink")
+            next_url = link if isinstance(link, str) and link else None
+            if next_url is not None:
+                if next_url in seen:
+                    raise failure(ConnectionStatus.SYNC_ERROR, "next_link_loop")
+                seen.add(next_url)
+
+    # ---- $batch ------------------------------------------------------------------------------
+
+    def batch_get(
+        self, paths: Mapping[str, str], method: str, batch_size: int = MAX_BATCH_SIZE
+    ) -> dict[str, GraphResponse]:
+        """GETs of `paths` (request id -> path relative to the versioned root) through
+        `$batch`, at most `batch_size` per request; parts answered 429/5xx are sent again in a
+        later batch after their Retry-After. Returns each id's final answer (2xx or 404);
+        any other error answer is raised as ConnectionFailure."""
+        size = max(1, min(batch_size, MAX_BATCH_SIZE))
+        pending = list(paths)
+        failed: dict[str, int] = {}
+        results: dict[str, GraphResponse] = {}
+        rounds = 0
+        while pending:
+            chunk, pending = pending[:size], pending[size:]
+            answers = self._batch_once({i: paths[i] for i in chunk}, method)
+            retry: list[str] = []
+            retry_after: float | None = None
+            for request_id in chunk:
+                answer = answers.get(request_id)
+                if answer is None:  # the part is missing from the answer: ask again
+                    answer = GraphResponse(503, {}, None)
+                if answer.ok or answer.status == 404:
+                    results[request_id] = answer
+                    continue
+                problem = classify_graph_error(answer.status, answer.body)
+                failed[request_id] = failed.get(request_id, 0) + 1
+                wait = retry_after_from_headers(answer.headers)
+                if (
+                    not is_retryable_status(answer.status)
+                    or failed[request_id] >= self.max_attempts
+                    or self.backoff.too_long(wait)
+                ):
+                    raise problem from None
+                retry.append(request_id)
+                if wait is not None:
+                    retry_after = max(retry_after or 0.0, wait)
+            if not retry:
+                rounds = 0
+                continue
+            rounds += 1
+            self.stats.throttled_seconds += self.backoff.wait(rounds, retry_after)
+            self.stats.retries += len(retry)
+            pending = retry + pending
+        return results
+
+    def _batch_once(self, paths: Mapping[str, str], method: str) -> dict[str, GraphResponse]:
+        body = {
+            "requests": [
+                {"id": request_id, "method": "GET", "url": "/" + path.lstrip("/")}
+                for request_id, path in paths.items()
+            ]
+        }
+        answer = self._send(
+            "POST",
+            self.base_url + "/$batch",
+            method,
+            calls=len(paths),
+            headers={"Content-Type": "application/json"},
+            body=body,
+        )
+        if answer.status == 404 or answer.body is None:
+            raise failure(ConnectionStatus.SYNC_ERROR, "unreadable_batch")
+        out: dict[str, GraphResponse] = {}
+        for part in answer.body.get("responses") or []:
+            if not isinstance(part, Mapping) or str(part.get("id")) not in paths:
+                continue
+            status = part.get("status")
+            headers = part.get("headers") if isinstance(part.get("headers"), Mapping) else {}
+            part_body = part.get("body")
+            if isinstance(part_body, dict):
+                parsed, text = part_body, ""
+            elif isinstance(part_body, str):
+                parsed, text = _decode(part_body)
+            else:
+                parsed, text = None, json.dumps(part_body) if part_body is not None else ""
+            out[str(part["id"])] = GraphResponse(
+                status if isinstance(status, int) else 502, headers, parsed, text
+            )
+        return out
+
+
+def user_path(owner_email: str) -> str:
+    """`users/{address}`: Graph takes the user principal name in place of the object id."""
+    return "users/" + quote(owner_email, safe="@")
+
+
+def select(fields: Sequence[str]) -> str:
+    return ",".join(fields)

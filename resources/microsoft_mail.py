@@ -1,0 +1,248 @@
+"""One Microsoft 365 mailbox through Microsoft Graph, behind `MailConnector`.
+
+Listing does the work: `/users/{owner}/messages` filtered on receivedDateTime, with `$select` of
+exactly the fields a record needs and `$top=1000`, already returns every message's payload, so a
+window costs one request per 1,000 messages. The payloads are kept and `fetch_messages` hands
+them out without another request; ids it did not list (a later sync asking for a few) are
+fetched through `$batch`, 20 per request.
+
+Drafts, Junk Email and Deleted Items (and their subfolders) are left out of listings: their
+folder ids are resolved once per connector. Each payload is annotated with the well-known name
+of its folder (`FOLDER_KEY`), so parsing can label it without knowing Graph's opaque ids.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from assets.email_parsing import safe_excerpt
+from assets.graph_parsing import FOLDER_KEY
+from resources.graph_client import MAX_BATCH_SIZE, GraphClient, select, user_path
+from resources.microsoft_auth import GRAPH_MAIL_SCOPES, MICROSOFT_LOGIN_URL, MicrosoftTokens
+from resources.microsoft_errors import failure
+from resources.provider import ApiStats, ConnectionStatus, RawMessage, SyncWindow
+
+MESSAGE_FIELDS = (
+    "id",
+    "receivedDateTime",
+    "sentDateTime",
+    "internetMessageId",
+    "conversationId",
+    "subject",
+    "from",
+    "sender",
+    "toRecipients",
+    "ccRecipients",
+    "bccRecipients",
+    "parentFolderId",
+    "categories",
+    "isDraft",
+)
+"""`$select` of messages: exactly what `parse_graph_message` reads."""
+LABELLED_FOLDERS = ("inbox", "sentitems", "archive", "drafts", "junkemail", "deleteditems")
+"""Well-known folders resolved once: their names become labels."""
+SKIPPED_FOLDERS = ("drafts", "junkemail", "deleteditems")
+"""Never synced (drafts, spam, trash), subfolders included."""
+PAGE_SIZE = 1000
+LIST_METHOD = "graph.messages.list"
+GET_METHOD = "graph.messages.get"
+FOLDER_METHOD = "graph.mailFolders.get"
+
+
+def graph_time(moment: datetime) -> str:
+    """A UTC instant as Graph's filters take it (`2026-11-20T00:00:00Z`)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class GraphMailConnector:
+    """Mail of one connected Microsoft 365 mailbox (`MailConnector`).
+
+    `stats` follow GoogleMailConnector's: `api_calls` are Graph requests (each `$batch` part
+    one), `http_requests` round trips including token requests, `quota_units` the requests
+    Graph's per-mailbox throttling counts (one each), `retries`, `throttled_seconds`.
+    """
+
+    provider = "microsoft"
+
+    def __init__(
+        self,
+        owner_email: str,
+        refresh_token: str,
+        token_cache: str | None = None,
+        save_token_cache: Callable[[str], None] | None = None,
+        *,
+        graph_base_url: str,
+        client_id: str,
+        client_secret: str,
+        login_base_url: str = MICROSOFT_LOGIN_URL,
+        tenant: str = "organizations",
+        batch_size: int = MAX_BATCH_SIZE,
+        page_size: int = PAGE_SIZE,
+        requests_per_ten_minutes: int = 10_000,
+        max_attempts: int = 8,
+        max_retry_wait_seconds: float = 60.0,
+        timeout_seconds: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.owner_email = owner_email
+        self.stats = ApiStats()
+        self.vanished_message_ids: list[str] = []
+        """Ids asked for but gone (404) when fetched; not yielded."""
+        self.tokens = MicrosoftTokens(
+            owner_email,
+            refresh_token,
+            client_id=client_id,
+            client_secret=client_secret,
+            scopes=GRAPH_MAIL_SCOPES,
+            login_base_url=login_base_url,
+            tenant=tenant,
+            token_cache=token_cache,
+            save_token_cache=save_token_cache,
+            stats=self.stats,
+            timeout_seconds=timeout_seconds,
+            clock=clock,
+        )
+        self.client = GraphClient(
+            self.tokens,
+            graph_base_url=graph_base_url,
+            stats=self.stats,
+            max_attempts=max_attempts,
+            max_retry_wait_seconds=max_retry_wait_seconds,
+            timeout_seconds=timeout_seconds,
+            requests_per_window=requests_per_ten_minutes,
+            sleep=sleep,
+            clock=clock,
+            rng=rng,
+        )
+        self._batch_size = max(1, min(batch_size, MAX_BATCH_SIZE))
+        self._page_size = max(1, min(page_size, 1000))
+        self._user = user_path(owner_email)
+        self._folders: dict[str, str] | None = None  # folder id -> well-known name
+        self._skipped: set[str] = set()
+        self._listed: dict[str, dict[str, Any]] = {}
+
+    def __repr__(self) -> str:
+        return f"GraphMailConnector(owner_email={self.owner_email!r})"
+
+    def close(self) -> None:
+        """Closes kept-alive connections."""
+        self.client.close()
+
+    # ---- MailConnector -------------------------------------------------------------------------
+
+    def list_message_ids(self, window: SyncWindow) -> list[str]:
+        """Ids of messages received in `window`, drafts, junk and deleted items excluded."""
+        self._resolve_folders()
+        params = {
+            "$filter": (
+                f"receivedDateTime ge {graph_time(window.start)} "
+                f"and receivedDateTime lt {graph_time(window.end)}"
+            ),
+            "$select": select(MESSAGE_FIELDS),
+            "$top": self._page_size,
+        }
+        url = self.client.url(f"{self._user}/messages", params)
+        ids: list[str] = []
+        for page in self.client.pages(url, LIST_METHOD):
+            for item in page:
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                    continue
+                if item.get("isDraft") is True or item.get("parentFolderId") in self._skipped:
+                    continue
+                self._listed[item["id"]] = self._annotate(item)
+                ids.append(item["id"])
+        return list(dict.fromkeys(ids))
+
+    def fetch_messages(self, message_ids: Sequence[str]) -> Iterator[RawMessage]:
+        """The payloads of these ids: listed ones from memory, the others through `$batch`."""
+        wanted = list(dict.fromkeys(message_ids))
+        missing = [i for i in wanted if i not in self._listed]
+        fetched: dict[str, RawMessage] = {}
+        if missing:
+            self._resolve_folders()
+            fetched = self._fetch(missing)
+        for message_id in wanted:
+            if message_id in self._listed:
+                yield RawMessage(message_id, self._listed[message_id])
+            elif message_id in fetched:
+                yield fetched[message_id]
+
+    # ---- internals -----------------------------------------------------------------------------
+
+    def _annotate(self, payload: dict[str, Any]) -> dict[str, Any]:
+        folder = (self._folders or {}).get(str(payload.get("parentFolderId")))
+        if folder is not None:
+            payload[FOLDER_KEY] = folder
+        return payload
+
+    def _fetch(self, message_ids: list[str]) -> dict[str, RawMessage]:
+        query = "?$select=" + select(MESSAGE_FIELDS)
+        paths = {
+            str(n): f"{self._user}/messages/{message_id}{query}"
+            for n, message_id in enumerate(message_ids)
+        }
+        answers = self.client.batch_get(paths, GET_METHOD, self._batch_size)
+        out: dict[str, RawMessage] = {}
+        for n, message_id in enumerate(message_ids):
+            answer = answers.get(str(n))
+            if answer is None or answer.status == 404:
+                self.vanished_message_ids.append(message_id)
+                continue
+            if answer.body is None:
+                out[message_id] = RawMessage(
+                    message_id, None, "invalid_json", safe_excerpt(answer.text)
+                )
+                continue
+            out[message_id] = RawMessage(message_id, self._annotate(answer.body))
+        return out
+
+    def _resolve_folders(self) -> None:
+        """Ids of the well-known folders (one `$batch`), and of the skipped folders' subfolders."""
+        if self._folders is not None:
+            return
+        paths = {
+            name: f"{self._user}/mailFolders/{name}?$select=id,childFolderCount"
+            for name in LABELLED_FOLDERS
+        }
+        answers = self.client.batch_get(paths, FOLDER_METHOD)
+        folders: dict[str, str] = {}
+        skipped: set[str] = set()
+        nested: list[tuple[str, str]] = []  # (folder id, well-known name it sits under)
+        for name in LABELLED_FOLDERS:
+            answer = answers.get(name)
+            if answer is None or answer.status == 404:
+                if name in SKIPPED_FOLDERS:
+                    raise failure(ConnectionStatus.SYNC_ERROR, "well_known_folder_missing")
+                continue
+            body = answer.body or {}
+            folder_id = body.get("id")
+            if not isinstance(folder_id, str):
+                raise failure(ConnectionStatus.SYNC_ERROR, "unreadable_folder")
+            folders[folder_id] = name
+            if name in SKIPPED_FOLDERS:
+                skipped.add(folder_id)
+                if (body.get("childFolderCount") or 0) > 0:
+                    nested.append((folder_id, name))
+        while nested:
+            parent, name = nested.pop()
+            url = self.client.url(
+                f"{self._user}/mailFolders/{parent}/childFolders",
+                {"$select": "id,childFolderCount", "$top": 100},
+            )
+            for page in self.client.pages(url, FOLDER_METHOD):
+                for child in page:
+                    child_id = child.get("id") if isinstance(child, dict) else None
+                    if not isinstance(child_id, str) or child_id in skipped:
+                        continue
+                    skipped.add(child_id)
+                    folders[child_id] = name
+                    if (child.get("childFolderCount") or 0) > 0:
+                        nested.append((child_id, name))
+        self._folders = folders
+        self._skipped = skipped
