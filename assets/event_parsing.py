@@ -10,13 +10,14 @@ parsers share:
   global object ids (hex, with the occurrence's date inside `iCalUId`); the date is zeroed and a
   wrapped foreign UID (`vCal-Uid`) is unwrapped, so a meeting on a Google and an Outlook
   calendar gets the same `ical_uid`, and every occurrence of a series shares it.
-- Responses map onto RESPONSES (needsAction / notResponded -> none).
+- Attendees are the invitees: the organiser (whom Google lists among them) is kept apart in
+  `organizer_email`, rooms and other resources are left out, and responses map onto RESPONSES
+  (needsAction / notResponded -> none).
 A payload without an id or a readable start is quarantined, never guessed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from assets.email_parsing import normalize_address, safe_excerpt
 from assets.email_records import QuarantinedRecord
-from assets.graph_parsing import parse_graph_datetime
+from assets.graph_parsing import identify_listed_item, parse_graph_datetime
 from assets.meeting_records import Attendee, MeetingRecord
 from resources.provider import RawEvent, SyncWindow
 
@@ -48,6 +49,54 @@ GRAPH_RESPONSES = {
     "none": "none",
 }
 _UTC_NAMES = frozenset({"utc", "etc/utc", "gmt", "etc/gmt", "z", "coordinated universal time"})
+WINDOWS_ZONES: dict[str, str] = {
+    "Dateline Standard Time": "Etc/GMT+12",
+    "Hawaiian Standard Time": "Pacific/Honolulu",
+    "Alaskan Standard Time": "America/Anchorage",
+    "Pacific Standard Time": "America/Los_Angeles",
+    "US Mountain Standard Time": "America/Phoenix",
+    "Mountain Standard Time": "America/Denver",
+    "Central Standard Time": "America/Chicago",
+    "Central America Standard Time": "America/Guatemala",
+    "Central Standard Time (Mexico)": "America/Mexico_City",
+    "Canada Central Standard Time": "America/Regina",
+    "Eastern Standard Time": "America/New_York",
+    "US Eastern Standard Time": "America/Indiana/Indianapolis",
+    "SA Pacific Standard Time": "America/Bogota",
+    "Atlantic Standard Time": "America/Halifax",
+    "Newfoundland Standard Time": "America/St_Johns",
+    "E. South America Standard Time": "America/Sao_Paulo",
+    "Argentina Standard Time": "America/Argentina/Buenos_Aires",
+    "GMT Standard Time": "Europe/London",
+    "Greenwich Standard Time": "Atlantic/Reykjavik",
+    "W. Europe Standard Time": "Europe/Berlin",
+    "Romance Standard Time": "Europe/Paris",
+    "Central Europe Standard Time": "Europe/Budapest",
+    "Central European Standard Time": "Europe/Warsaw",
+    "GTB Standard Time": "Europe/Bucharest",
+    "FLE Standard Time": "Europe/Kyiv",
+    "E. Europe Standard Time": "Europe/Chisinau",
+    "Israel Standard Time": "Asia/Jerusalem",
+    "South Africa Standard Time": "Africa/Johannesburg",
+    "Russian Standard Time": "Europe/Moscow",
+    "Turkey Standard Time": "Europe/Istanbul",
+    "Arabian Standard Time": "Asia/Dubai",
+    "Pakistan Standard Time": "Asia/Karachi",
+    "India Standard Time": "Asia/Kolkata",
+    "SE Asia Standard Time": "Asia/Bangkok",
+    "China Standard Time": "Asia/Shanghai",
+    "Singapore Standard Time": "Asia/Singapore",
+    "Taipei Standard Time": "Asia/Taipei",
+    "Tokyo Standard Time": "Asia/Tokyo",
+    "Korea Standard Time": "Asia/Seoul",
+    "AUS Central Standard Time": "Australia/Darwin",
+    "E. Australia Standard Time": "Australia/Brisbane",
+    "AUS Eastern Standard Time": "Australia/Sydney",
+    "New Zealand Standard Time": "Pacific/Auckland",
+}
+"""Outlook names zones by their Windows ids; the common ones (CLDR's windowsZones, territory
+001, with current IANA spellings) as IANA names, so both providers report a meeting's zone the
+same way."""
 
 
 class _Unusable(Exception):
@@ -84,14 +133,23 @@ def utc_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def zone(name: Any) -> ZoneInfo | None:
-    """The IANA zone `name` (UTC spelled any common way), or None when unknown."""
+def iana_zone_name(name: Any) -> str | None:
+    """An IANA name for `name` (Windows ids translated, UTC spelled any common way)."""
     if not isinstance(name, str) or not name.strip():
         return None
-    if name.strip().lower() in _UTC_NAMES:
-        return ZoneInfo("UTC")
+    name = name.strip()
+    if name.lower() in _UTC_NAMES:
+        return "UTC"
+    return WINDOWS_ZONES.get(name, name)
+
+
+def zone(name: Any) -> ZoneInfo | None:
+    """The zone `name` (IANA or Windows id), or None when unknown."""
+    iana = iana_zone_name(name)
+    if iana is None:
+        return None
     try:
-        return ZoneInfo(name.strip())
+        return ZoneInfo(iana)
     except (ValueError, KeyError, OSError):
         return None
 
@@ -176,11 +234,15 @@ def _google_time(value: Any, what: str) -> tuple[datetime, bool, str | None]:
     raise _Unusable(f"missing_{what}")
 
 
-def _google_attendees(items: Any) -> list[Attendee]:
+def _google_attendees(items: Any, organizer: str | None) -> list[Attendee]:
     attendees: list[Attendee] = []
-    seen: set[str] = set()
+    seen: set[str] = {organizer} if organizer else set()
     for item in items if isinstance(items, list) else []:
-        if not isinstance(item, Mapping) or item.get("resource") is True:
+        if (
+            not isinstance(item, Mapping)
+            or item.get("resource") is True
+            or item.get("organizer") is True
+        ):
             continue
         address = _address(item.get("email"))
         if address is None or address in seen:
@@ -252,7 +314,7 @@ def parse_google_event(
         organizer_email=organizer_email,
         organizer_name=_name(organizer.get("displayName"), organizer_email),
         organized_by_owner=organizer.get("self") is True or organizer_email in owners,
-        attendees=_google_attendees(payload.get("attendees")),
+        attendees=_google_attendees(payload.get("attendees"), organizer_email),
         series_id=_text(payload.get("recurringEventId")),
         original_start_at=original_start_at,
         location=_text(payload.get("location")),
@@ -263,43 +325,38 @@ def parse_google_event(
 # ---- Microsoft Graph ------------------------------------------------------------------------
 
 
-def _graph_local(value: Any, what: str) -> tuple[datetime, ZoneInfo]:
-    """A Graph `dateTimeTimeZone` as (naive wall-clock time, its zone)."""
+def _graph_local(value: Any, what: str) -> tuple[datetime, ZoneInfo | None]:
+    """A Graph `dateTimeTimeZone` as (naive wall-clock time, its zone or None if unknown)."""
     if not isinstance(value, Mapping) or not isinstance(value.get("dateTime"), str):
         raise _Unusable(f"missing_{what}")
     tz = zone(value.get("timeZone") or "UTC")
-    if tz is None:
-        raise _Unusable("unknown_time_zone")
-    text = value["dateTime"].strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1]
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(value["dateTime"].strip().replace("Z", "+00:00"))
     except ValueError:
         raise _Unusable(f"invalid_{what}") from None
     if parsed.tzinfo is not None:
+        tz = tz or ZoneInfo("UTC")
         parsed = parsed.astimezone(tz).replace(tzinfo=None)
     return parsed, tz
 
 
-def _all_day_date(local: datetime, tz: ZoneInfo, event_zone: ZoneInfo | None) -> date:
+def _all_day_date(local: datetime, tz: ZoneInfo | None, event_zone: ZoneInfo | None) -> date:
     """The calendar date an all-day boundary stands for.
 
-    Graph keeps all-day events as midnights; asked for UTC it may shift them by the event's zone
-    offset. Back in the event's own zone the boundary is midnight again; failing that, the
-    nearest midnight is the one meant.
+    Graph keeps all-day events at midnights of the event's own zone; a client that converts them
+    to another zone sees them shifted. Back in the event's zone the boundary is midnight again;
+    failing that, the nearest midnight is the one meant.
     """
-    if local.time() == time(0) or event_zone is None:
-        return (local + timedelta(hours=12)).date()
-    in_event_zone = local.replace(tzinfo=tz).astimezone(event_zone)
-    if in_event_zone.time() == time(0):
-        return in_event_zone.date()
+    if local.time() != time(0) and tz is not None and event_zone is not None:
+        in_event_zone = local.replace(tzinfo=tz).astimezone(event_zone)
+        if in_event_zone.time() == time(0):
+            return in_event_zone.date()
     return (local + timedelta(hours=12)).date()
 
 
-def _graph_attendees(items: Any) -> list[Attendee]:
+def _graph_attendees(items: Any, organizer: str | None) -> list[Attendee]:
     attendees: list[Attendee] = []
-    seen: set[str] = set()
+    seen: set[str] = {organizer} if organizer else set()
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, Mapping) or item.get("type") == "resource":
             continue
@@ -333,7 +390,7 @@ def parse_graph_event(
         return bad
     payload: Mapping[str, Any] = raw.payload  # type: ignore[assignment]
     all_day = payload.get("isAllDay") is True
-    original_zone = _text(payload.get("originalStartTimeZone"))
+    original_zone = iana_zone_name(payload.get("originalStartTimeZone"))
     try:
         start_local, start_tz = _graph_local(payload.get("start"), "start")
         end_local, end_tz = _graph_local(payload.get("end"), "end")
@@ -343,8 +400,12 @@ def parse_graph_event(
         )
     if all_day:
         start_at = utc_midnight(_all_day_date(start_local, start_tz, zone(original_zone)))
-        end_zone = zone(_text(payload.get("originalEndTimeZone")) or original_zone)
+        end_zone = zone(payload.get("originalEndTimeZone") or original_zone)
         end_at = utc_midnight(_all_day_date(end_local, end_tz, end_zone))
+    elif start_tz is None or end_tz is None:
+        return QuarantinedRecord(
+            raw.provider_event_id, "unknown_time_zone", excerpt=_json_excerpt(payload)
+        )
     else:
         start_at = start_local.replace(tzinfo=start_tz).astimezone(UTC)
         end_at = end_local.replace(tzinfo=end_tz).astimezone(UTC)
@@ -376,7 +437,7 @@ def parse_graph_event(
         organizer_email=organizer_email,
         organizer_name=_name(organizer_address.get("name"), organizer_email),
         organized_by_owner=payload.get("isOrganizer") is True or organizer_email in owners,
-        attendees=_graph_attendees(payload.get("attendees")),
+        attendees=_graph_attendees(payload.get("attendees"), organizer_email),
         series_id=_text(payload.get("seriesMasterId")),
         original_start_at=parse_graph_datetime(payload.get("originalStart")),
         location=location_name,
@@ -401,12 +462,6 @@ def graph_event_start(payload: Mapping[str, Any]) -> datetime | None:
     return record.start_at if isinstance(record, MeetingRecord) else None
 
 
-def unidentified_id(item: Any) -> str:
-    """A stable stand-in id for a listed item without one, so its quarantine row is kept once."""
-    text = json.dumps(item, sort_keys=True, default=str)
-    return "unidentified-" + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def events_in_window(
     items: Iterable[Any],
     window: SyncWindow,
@@ -414,19 +469,17 @@ def events_in_window(
 ) -> list[RawEvent]:
     """Listed occurrences as RawEvents, each once, kept only when `start_of` files it in
     `window`. Providers list by overlap, so this is what puts every occurrence in exactly one
-    window. Unreadable items are kept (the sync quarantines them) under their id or a stable
-    stand-in."""
+    window. Unreadable items are kept (the sync quarantines them) under the id they carry or a
+    stable stand-in (`identify_listed_item`)."""
     out: dict[str, RawEvent] = {}
     for item in items:
-        if not isinstance(item, dict):
-            text = json.dumps(item, default=str)
-            key = unidentified_id(item)
-            out.setdefault(key, RawEvent(key, None, "not_object", safe_excerpt(text)))
-            continue
-        event_id = item.get("id")
+        event_id = item.get("id") if isinstance(item, dict) else None
         if not isinstance(event_id, str) or not event_id:
-            key = unidentified_id(item)
-            out.setdefault(key, RawEvent(key, item))
+            key, error, excerpt = identify_listed_item(item)
+            if isinstance(item, dict):
+                out.setdefault(key, RawEvent(key, item))
+            else:
+                out.setdefault(key, RawEvent(key, None, error, excerpt))
             continue
         start = start_of(item)
         if start is None or window.start <= start < window.end:

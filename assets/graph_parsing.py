@@ -12,7 +12,9 @@ Gmail's system labels (`SKIPPED_LABELS` then means the same for both providers).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +39,8 @@ FOLDER_LABELS: dict[str, str] = {
 """Graph well-known folder names as Gmail system labels; any other folder counts as INBOX."""
 
 _DEFECT_TEXT_LIMIT = 80
+_ID_IN_TEXT = re.compile(r'"id"\s*:\s*"([^"\\\s]{1,400})"')
+_ID_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.@]{1,400}")
 
 
 def _short(value: Any) -> str:
@@ -49,6 +53,31 @@ def _json_excerpt(payload: Any) -> str:
     except (TypeError, ValueError):
         text = repr(payload)
     return safe_excerpt(text)
+
+
+def identify_listed_item(item: Any) -> tuple[str, str, str]:
+    """A listed item that is no usable JSON object, as `(id, error, excerpt)` for quarantine.
+
+    Listings carry whole payloads, so a broken item must still be named: by the id its text
+    carries when it does (`"id": "..."` in a truncated object, a lone id in an array), else by
+    a stable stand-in derived from its content, so re-listing files it under the same id.
+    """
+    if isinstance(item, str):
+        text, error = item, "invalid_json"
+        found = _ID_IN_TEXT.search(item)
+        candidate = found[1] if found else None
+    else:
+        text, error = json.dumps(item, ensure_ascii=False, default=str), "not_object"
+        candidate = None
+        if isinstance(item, list):
+            candidate = next(
+                (v for v in item if isinstance(v, str) and _ID_TOKEN.fullmatch(v)), None
+            )
+        elif isinstance(item, Mapping):
+            error = "missing_id"
+    if candidate is None:
+        candidate = "unidentified-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return candidate, error, safe_excerpt(text)
 
 
 def parse_graph_datetime(value: Any, zone_name: str | None = "UTC") -> datetime | None:

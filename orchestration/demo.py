@@ -82,6 +82,20 @@ def _load_or_create_key(path: Path) -> str:
     return key
 
 
+def provider_environment(sandbox_url: str) -> dict[str, str]:
+    """The provider settings that point the code location's Google and Microsoft resources at
+    a sandbox instead of the real identity platforms and APIs."""
+    return {
+        "TOUCHPOINT_GOOGLE_BASE_URL": sandbox_url,
+        "TOUCHPOINT_GOOGLE_CLIENT_ID": GOOGLE_CLIENT_ID,
+        "TOUCHPOINT_GOOGLE_CLIENT_SECRET": GOOGLE_CLIENT_SECRET,
+        "TOUCHPOINT_MICROSOFT_LOGIN_BASE_URL": sandbox_url,
+        "TOUCHPOINT_MICROSOFT_GRAPH_BASE_URL": sandbox_url + "/v1.0",
+        "TOUCHPOINT_MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT_ID,
+        "TOUCHPOINT_MICROSOFT_CLIENT_SECRET": MICROSOFT_CLIENT_SECRET,
+    }
+
+
 def demo_environment(sandbox_url: str, sandbox_now: datetime) -> dict[str, str]:
     """The settings the code location reads, pointed at the sandbox and the local state folder."""
     home = state_dir()
@@ -92,13 +106,7 @@ def demo_environment(sandbox_url: str, sandbox_now: datetime) -> dict[str, str]:
         "TOUCHPOINT_HOME": str(home),
         "TOUCHPOINT_WAREHOUSE_URL": f"sqlite:///{home / 'warehouse.db'}",
         "TOUCHPOINT_SECRET_KEY": _load_or_create_key(home / "secret.key"),
-        "TOUCHPOINT_GOOGLE_BASE_URL": sandbox_url,
-        "TOUCHPOINT_GOOGLE_CLIENT_ID": GOOGLE_CLIENT_ID,
-        "TOUCHPOINT_GOOGLE_CLIENT_SECRET": GOOGLE_CLIENT_SECRET,
-        "TOUCHPOINT_MICROSOFT_LOGIN_BASE_URL": sandbox_url,
-        "TOUCHPOINT_MICROSOFT_GRAPH_BASE_URL": sandbox_url + "/v1.0",
-        "TOUCHPOINT_MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT_ID,
-        "TOUCHPOINT_MICROSOFT_CLIENT_SECRET": MICROSOFT_CLIENT_SECRET,
+        **provider_environment(sandbox_url),
         "TOUCHPOINT_SANDBOX_SEED": str(DEMO_SEED),
         "TOUCHPOINT_SANDBOX_NOW": sandbox_now.isoformat(),
         "DAGSTER_HOME": str(dagster_home),

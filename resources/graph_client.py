@@ -11,11 +11,14 @@ honouring Retry-After; a 401 gets one fresh token and one more try. Everything e
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -44,26 +47,58 @@ WINDOW_SECONDS = 600.0
 class GraphResponse:
     """One answer (a whole request's or one `$batch` part's): status, headers, parsed body.
 
-    `body` is None when the answer was not a JSON object; `text` then keeps it for quarantine.
+    `body` is None when the answer was not a JSON object; `error` then says why
+    ("invalid_json" or "not_object") and `text` keeps it for quarantine.
     """
 
     status: int
     headers: Mapping[str, str]
     body: dict[str, Any] | None
     text: str = ""
+    error: str | None = None
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
+    @property
+    def gone(self) -> bool:
+        """A 404 about the item asked for, not about the mailbox (MailboxNotEnabledForRESTAPI
+        is a 404 too)."""
+        return self.status == 404 and (
+            classify_graph_error(404, self.body).status is not ConnectionStatus.ACCOUNT_SUSPENDED
+        )
 
-def _decode(content: bytes | str) -> tuple[dict[str, Any] | None, str]:
+
+def _decode(content: bytes | str) -> tuple[dict[str, Any] | None, str, str | None]:
+    """`(object, text, None)`, or `(None, text, "invalid_json" | "not_object")`."""
     text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
     try:
         data = json.loads(text)
     except ValueError:
-        return None, text
-    return (data if isinstance(data, dict) else None), text
+        return None, text, "invalid_json"
+    if not isinstance(data, dict):
+        return None, text, "not_object"
+    return data, text, None
+
+
+def _part_body(body: Any) -> tuple[dict[str, Any] | None, str, str | None]:
+    """A `$batch` part's body: JSON inline, or (for content Graph could not inline) a base64
+    string of the bytes."""
+    if isinstance(body, dict):
+        return body, "", None
+    if body is None:
+        return None, "", "invalid_json"
+    if not isinstance(body, str):
+        return None, json.dumps(body, default=str), "not_object"
+    decoded = _decode(body)
+    if decoded[2] == "invalid_json":
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (ValueError, binascii.Error):
+            return decoded
+        return _decode(raw)
+    return decoded
 
 
 def query_string(params: Mapping[str, Any]) -> str:
@@ -151,7 +186,7 @@ class GraphClient:
             )
             force_refresh = False
             if answer is not None:
-                if answer.ok or answer.status == 404:
+                if answer.ok or answer.gone:
                     return answer
                 if answer.status == 401 and not refreshed:
                     refreshed = force_refresh = True
@@ -203,8 +238,8 @@ class GraphClient:
             self.pacer.record(calls)
         if network is not None:
             return None, network, True
-        parsed, text = _decode(content)
-        answer = GraphResponse(response.status_code, response.headers, parsed, text)
+        parsed, text, error = _decode(content)
+        answer = GraphResponse(response.status_code, response.headers, parsed, text, error)
         problem = classify_graph_error(answer.status, answer.body)
         return answer, problem, is_retryable_status(answer.status)
 
@@ -253,7 +288,7 @@ class GraphClient:
                 answer = answers.get(request_id)
                 if answer is None:  # the part is missing from the answer: ask again
                     answer = GraphResponse(503, {}, None)
-                if answer.ok or answer.status == 404:
+                if answer.ok or answer.gone:
                     results[request_id] = answer
                     continue
                 problem = classify_graph_error(answer.status, answer.body)
@@ -300,17 +335,16 @@ class GraphClient:
                 continue
             status = part.get("status")
             headers = part.get("headers") if isinstance(part.get("headers"), Mapping) else {}
-            part_body = part.get("body")
-            if isinstance(part_body, dict):
-                parsed, text = part_body, ""
-            elif isinstance(part_body, str):
-                parsed, text = _decode(part_body)
-            else:
-                parsed, text = None, json.dumps(part_body) if part_body is not None else ""
+            parsed, text, error = _part_body(part.get("body"))
             out[str(part["id"])] = GraphResponse(
-                status if isinstance(status, int) else 502, headers, parsed, text
+                status if isinstance(status, int) else 502, headers, parsed, text, error
             )
         return out
+
+
+def graph_time(moment: datetime) -> str:
+    """A UTC instant as Graph's query options take it (`2026-11-20T00:00:00Z`)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def user_path(owner_email: str) -> str:

@@ -13,6 +13,7 @@ msal answers failures as error dicts; they are classified here (microsoft_errors
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -47,10 +48,18 @@ class TokenUnavailable(Exception):
         self.retryable = retryable
 
 
+_DISCOVERY_TTL_SECONDS = 3600.0
+_discovery_lock = threading.Lock()
+_discovery: dict[str, tuple[float, requests.Response]] = {}
+"""OpenID configurations by URL, shared by every connector of the process: msal fetches one per
+application object, and each connector has its own application."""
+
+
 class LoginRewritingSession(requests.Session):
     """The `http_client` msal is given: a pooled requests.Session that ignores proxy and CA
-    environment variables, applies a default timeout, counts round trips, and rewrites
-    `https://login.microsoftonline.com` to `login_base_url`.
+    environment variables, applies a default timeout, counts round trips, rewrites
+    `https://login.microsoftonline.com` to `login_base_url`, and answers repeated OpenID
+    configuration requests from a process-wide cache.
     """
 
     def __init__(self, login_base_url: str, stats: ApiStats, timeout_seconds: float) -> None:
@@ -71,9 +80,20 @@ class LoginRewritingSession(requests.Session):
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self._timeout
+        target = self.rewrite(url.decode() if isinstance(url, bytes) else url)
+        verb = method.decode() if isinstance(method, bytes) else method
+        discovery = verb.upper() == "GET" and target.endswith("/.well-known/openid-configuration")
+        if discovery:
+            with _discovery_lock:
+                cached = _discovery.get(target)
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1]
         self._stats.http_requests += 1
-        target = url.decode() if isinstance(url, bytes) else url
-        return super().request(method, self.rewrite(target), *args, **kwargs)
+        response = super().request(method, target, *args, **kwargs)
+        if discovery and response.status_code == 200:
+            with _discovery_lock:
+                _discovery[target] = (time.monotonic() + _DISCOVERY_TTL_SECONDS, response)
+        return response
 
 
 class MicrosoftTokens:

@@ -17,13 +17,11 @@ from datetime import timedelta
 from typing import Any
 
 from assets.event_parsing import events_in_window, graph_event_start
-from resources.graph_client import GraphClient, select, user_path
+from resources.graph_client import GraphClient, graph_time, select, user_path
 from resources.microsoft_auth import GRAPH_CALENDAR_SCOPES, MICROSOFT_LOGIN_URL, MicrosoftTokens
-from resources.microsoft_mail import graph_time
 from resources.provider import ApiStats, RawEvent, SyncWindow
 
 EVENT_FIELDS = (
-    "id",
     "iCalUId",
     "uid",
     "subject",
@@ -42,7 +40,7 @@ EVENT_FIELDS = (
     "location",
     "lastModifiedDateTime",
 )
-"""`$select` of calendarView: exactly what `parse_graph_event` reads."""
+"""`$select` of calendarView: exactly what `parse_graph_event` reads (`id` comes regardless)."""
 PAGE_SIZE = 1000
 LIST_METHOD = "graph.calendarView.list"
 LOOKBACK = timedelta(minutes=1)
@@ -74,6 +72,7 @@ class GraphCalendarConnector:
         tenant: str = "organizations",
         page_size: int = PAGE_SIZE,
         requests_per_ten_minutes: int = 10_000,
+        throttle_window_seconds: float = 600.0,
         max_attempts: int = 8,
         max_retry_wait_seconds: float = 60.0,
         timeout_seconds: float = 30.0,
@@ -105,6 +104,7 @@ class GraphCalendarConnector:
             max_retry_wait_seconds=max_retry_wait_seconds,
             timeout_seconds=timeout_seconds,
             requests_per_window=requests_per_ten_minutes,
+            window_seconds=throttle_window_seconds,
             sleep=sleep,
             clock=clock,
             rng=rng,

@@ -16,18 +16,16 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from assets.email_parsing import safe_excerpt
-from assets.graph_parsing import FOLDER_KEY
-from resources.graph_client import MAX_BATCH_SIZE, GraphClient, select, user_path
+from assets.graph_parsing import FOLDER_KEY, identify_listed_item
+from resources.graph_client import MAX_BATCH_SIZE, GraphClient, graph_time, select, user_path
 from resources.microsoft_auth import GRAPH_MAIL_SCOPES, MICROSOFT_LOGIN_URL, MicrosoftTokens
 from resources.microsoft_errors import failure
 from resources.provider import ApiStats, ConnectionStatus, RawMessage, SyncWindow
 
 MESSAGE_FIELDS = (
-    "id",
     "receivedDateTime",
     "sentDateTime",
     "internetMessageId",
@@ -42,7 +40,7 @@ MESSAGE_FIELDS = (
     "categories",
     "isDraft",
 )
-"""`$select` of messages: exactly what `parse_graph_message` reads."""
+"""`$select` of messages: exactly what `parse_graph_message` reads (`id` comes regardless)."""
 LABELLED_FOLDERS = ("inbox", "sentitems", "archive", "drafts", "junkemail", "deleteditems")
 """Well-known folders resolved once: their names become labels."""
 SKIPPED_FOLDERS = ("drafts", "junkemail", "deleteditems")
@@ -53,17 +51,16 @@ GET_METHOD = "graph.messages.get"
 FOLDER_METHOD = "graph.mailFolders.get"
 
 
-def graph_time(moment: datetime) -> str:
-    """A UTC instant as Graph's filters take it (`2026-11-20T00:00:00Z`)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class GraphMailConnector:
     """Mail of one connected Microsoft 365 mailbox (`MailConnector`).
 
     `stats` follow GoogleMailConnector's: `api_calls` are Graph requests (each `$batch` part
     one), `http_requests` round trips including token requests, `quota_units` the requests
     Graph's per-mailbox throttling counts (one each), `retries`, `throttled_seconds`.
+    Requests go one at a time (so never more than Graph's 4 in flight) and are paced to
+    `requests_per_ten_minutes` per `throttle_window_seconds` (Graph: 10,000 per 600 s).
+    The constructor sends nothing; msal's token cache arrives as `token_cache` and leaves
+    through `save_token_cache` (see MicrosoftTokens).
     """
 
     provider = "microsoft"
@@ -83,6 +80,7 @@ class GraphMailConnector:
         batch_size: int = MAX_BATCH_SIZE,
         page_size: int = PAGE_SIZE,
         requests_per_ten_minutes: int = 10_000,
+        throttle_window_seconds: float = 600.0,
         max_attempts: int = 8,
         max_retry_wait_seconds: float = 60.0,
         timeout_seconds: float = 30.0,
@@ -116,6 +114,7 @@ class GraphMailConnector:
             max_retry_wait_seconds=max_retry_wait_seconds,
             timeout_seconds=timeout_seconds,
             requests_per_window=requests_per_ten_minutes,
+            window_seconds=throttle_window_seconds,
             sleep=sleep,
             clock=clock,
             rng=rng,
@@ -125,7 +124,7 @@ class GraphMailConnector:
         self._user = user_path(owner_email)
         self._folders: dict[str, str] | None = None  # folder id -> well-known name
         self._skipped: set[str] = set()
-        self._listed: dict[str, dict[str, Any]] = {}
+        self._listed: dict[str, RawMessage] = {}
 
     def __repr__(self) -> str:
         return f"GraphMailConnector(owner_email={self.owner_email!r})"
@@ -152,10 +151,19 @@ class GraphMailConnector:
         for page in self.client.pages(url, LIST_METHOD):
             for item in page:
                 if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                    # Unreadable: it cannot be told apart from drafts or junk, so it is kept
+                    # and quarantined under the id it carries (or a stable stand-in).
+                    item_id, error, excerpt = identify_listed_item(item)
+                    self._listed[item_id] = (
+                        RawMessage(item_id, item)  # parsing quarantines it: no id
+                        if isinstance(item, dict)
+                        else RawMessage(item_id, None, error, excerpt)
+                    )
+                    ids.append(item_id)
                     continue
                 if item.get("isDraft") is True or item.get("parentFolderId") in self._skipped:
                     continue
-                self._listed[item["id"]] = self._annotate(item)
+                self._listed[item["id"]] = RawMessage(item["id"], self._annotate(item))
                 ids.append(item["id"])
         return list(dict.fromkeys(ids))
 
@@ -169,7 +177,7 @@ class GraphMailConnector:
             fetched = self._fetch(missing)
         for message_id in wanted:
             if message_id in self._listed:
-                yield RawMessage(message_id, self._listed[message_id])
+                yield self._listed[message_id]
             elif message_id in fetched:
                 yield fetched[message_id]
 
@@ -196,7 +204,7 @@ class GraphMailConnector:
                 continue
             if answer.body is None:
                 out[message_id] = RawMessage(
-                    message_id, None, "invalid_json", safe_excerpt(answer.text)
+                    message_id, None, answer.error, safe_excerpt(answer.text)
                 )
                 continue
             out[message_id] = RawMessage(message_id, self._annotate(answer.body))

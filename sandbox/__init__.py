@@ -1,13 +1,18 @@
-"""Local stand-in for Google's (later Microsoft's) OAuth and mail APIs, with a synthetic workload.
+"""Local stand-in for Google's and Microsoft's identity, mail and calendar APIs, with a synthetic
+workload (see sandbox/README.md).
 
 Quick start::
 
     from sandbox.server import SandboxServer
     from sandbox.workload import generate_workload, GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET
 
-    with SandboxServer(generate_workload(seed=7)) as server:
-        base = server.base_url            # token: base + "/token", Gmail: base + "/gmail/v1/..."
+    with SandboxServer(generate_workload(seed=7, providers=("google", "microsoft"))) as server:
+        base = server.base_url
+        # Google token: base + "/token"; Gmail: base + "/gmail/v1/..."; Calendar:
+        # base + "/calendar/v3/..."; Entra: base + "/{tenant}/oauth2/v2.0/token"; Graph:
+        # base + "/v1.0/..."
         server.state.truth(address, start, end)
+        server.state.truth_events(address, start, end)
         server.state.set_fault(address, "rate_limit", count=3)
 
 Or as a process: `python -m sandbox serve --port 8765`, driven by `sandbox.client.SandboxClient`.

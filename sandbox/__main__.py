@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-today", action="store_true", help="only complete UTC days, nothing from today"
     )
+    serve.add_argument(
+        "--providers",
+        default="google,microsoft",
+        help="comma-separated, handed to each tenant's mailboxes round-robin (google,microsoft)",
+    )
     return parser
 
 
@@ -49,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         days=args.days,
         messages_per_mailbox_per_day=args.messages_per_mailbox_per_day,
         include_today=not args.no_today,
+        providers=[p.strip() for p in args.providers.split(",") if p.strip()],
     )
     server = SandboxServer(workload, host=args.host, port=args.port)
 
@@ -60,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     print(server.base_url, flush=True)
     print(
         f"sandbox: {len(workload.tenants)} tenants, {len(workload.mailboxes)} mailboxes, "
-        f"{workload.message_count} messages; Ctrl-C stops",
+        f"{workload.message_count} messages, "
+        f"{sum(len(e) for e in workload.events.values())} calendar entries; Ctrl-C stops",
         file=sys.stderr,
         flush=True,
     )

@@ -35,7 +35,7 @@ class SandboxClient:
             return False
 
     def workload(self) -> dict[str, Any]:
-        """Tenants with CRM accounts and contacts, mailboxes with refresh tokens, OAuth client."""
+        """Tenants with CRM accounts and contacts, mailboxes with refresh tokens, OAuth clients."""
         return self._call("GET", "/_sandbox/workload")
 
     def truth(
@@ -90,11 +90,52 @@ class SandboxClient:
     def faults(self) -> list[dict[str, Any]]:
         return self._call("GET", "/_sandbox/faults")
 
-    def set_quota(self, enabled: bool, units_per_second: int | None = None) -> dict[str, Any]:
+    def set_quota(
+        self,
+        enabled: bool,
+        units_per_second: int | None = None,
+        calendar_requests_per_minute: int | None = None,
+    ) -> dict[str, Any]:
+        """Google's limits (Gmail units per second, Calendar requests per minute)."""
         body: dict[str, Any] = {"enabled": enabled}
         if units_per_second is not None:
             body["units_per_second"] = units_per_second
+        if calendar_requests_per_minute is not None:
+            body["calendar_requests_per_minute"] = calendar_requests_per_minute
         return self._call("POST", "/_sandbox/quota", json=body)
+
+    def set_graph_limits(self, enabled: bool, **limits: float) -> dict[str, Any]:
+        """Graph's per-mailbox throttling: max_concurrent, requests_per_window, window_seconds."""
+        body = {"provider": "microsoft", "enabled": enabled, **limits}
+        return self._call("POST", "/_sandbox/quota", json=body)
+
+    def truth_events(
+        self,
+        mailbox: str,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Event occurrences starting in [start, end), cancelled ones included."""
+        params: dict[str, str] = {"mailbox": mailbox}
+        if start is not None:
+            params["start"] = start.isoformat() if isinstance(start, datetime) else start
+        if end is not None:
+            params["end"] = end.isoformat() if isinstance(end, datetime) else end
+        return self._call("GET", "/_sandbox/truth/events", params=params)["events"]
+
+    def inject_event(self, mailbox: str, spec: dict[str, Any]) -> dict[str, str]:
+        """Adds a master event (see sandbox/README.md) -> {"uid", "event_id"}."""
+        return self._call("POST", f"/_sandbox/mailboxes/{quote(mailbox)}/events", json=spec)
+
+    def update_event(self, mailbox: str, uid: str, **changes: Any) -> dict[str, str]:
+        path = f"/_sandbox/mailboxes/{quote(mailbox)}/events/{quote(uid, safe='')}"
+        return self._call("PATCH", path, json=changes)
+
+    def issue_authorization_code(self, mailbox: str) -> str:
+        """A one-time code for Entra's authorization_code grant (Microsoft mailboxes)."""
+        return self._call("POST", f"/_sandbox/mailboxes/{quote(mailbox)}/authorization-code")[
+            "code"
+        ]
 
     def stats(self) -> dict[str, Any]:
         """{"mailboxes": {address: {...}}, "total": {...}}."""

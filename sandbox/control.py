@@ -1,4 +1,5 @@
-"""The /_sandbox/ control API: workload, truth, injection, faults, quota and stats as JSON.
+"""The /_sandbox/ control API: workload, truth, injection (mail and events), faults, quota and
+stats as JSON.
 
 It is the HTTP face of `SandboxState`'s Python API, for callers that run the sandbox as a
 subprocess (the demo, the benchmarks) through `sandbox.client.SandboxClient`.
@@ -11,9 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+from sandbox.calendar_model import EventSpecError
 from sandbox.faults import FaultError
 from sandbox.http import Request, Response, Router
-from sandbox.state import SandboxState, UnknownMailbox, UnknownMessage
+from sandbox.state import SandboxState, UnknownEvent, UnknownMailbox, UnknownMessage
 
 _BOX = r"/_sandbox/mailboxes/(?P<box>[^/]+)"
 
@@ -40,12 +42,16 @@ class ControlApi:
         add("GET", r"/_sandbox/health", lambda r, m: Response.json(200, {"ok": True}))
         add("GET", r"/_sandbox/workload", self._workload)
         add("GET", r"/_sandbox/truth", self._truth)
+        add("GET", r"/_sandbox/truth/events", self._truth_events)
+        add("POST", _BOX + r"/events", self._inject_event)
+        add("PATCH", _BOX + r"/events/(?P<uid>[^/]+)", self._update_event)
+        add("POST", _BOX + r"/authorization-code", self._authorization_code)
         add("POST", _BOX + r"/messages", self._inject)
         add("PUT", _BOX + r"/messages/(?P<id>[^/]+)/labels", self._labels)
         add("DELETE", _BOX + r"/messages/(?P<id>[^/]+)", self._delete)
         add("GET", r"/_sandbox/stats", lambda r, m: Response.json(200, self.state.stats()))
         add("POST", r"/_sandbox/stats/reset", self._reset_stats)
-        add("GET", r"/_sandbox/quota", lambda r, m: Response.json(200, self.state.quota()))
+        add("GET", r"/_sandbox/quota", self._get_quota)
         add("POST", r"/_sandbox/quota", self._quota)
         add("GET", r"/_sandbox/faults", lambda r, m: Response.json(200, self.state.faults()))
         add("POST", r"/_sandbox/faults", self._set_fault)
@@ -59,7 +65,9 @@ class ControlApi:
             return _error(404, f"unknown mailbox {exc.args[0]}")
         except UnknownMessage as exc:
             return _error(404, f"unknown message {exc.args[0]}")
-        except (ValueError, TypeError, FaultError) as exc:
+        except UnknownEvent as exc:
+            return _error(404, f"unknown event {exc.args[0]}")
+        except (ValueError, TypeError, KeyError, FaultError, EventSpecError) as exc:
             return _error(400, str(exc))
 
     def _workload(self, request: Request, _: re.Match[str]) -> Response:
@@ -76,6 +84,28 @@ class ControlApi:
             include_skipped=request.param("include_skipped", "0").lower() in ("1", "true", "yes"),
         )
         return Response.json(200, {"mailbox": mailbox.lower(), "messages": rows})
+
+    def _truth_events(self, request: Request, _: re.Match[str]) -> Response:
+        mailbox = request.param("mailbox")
+        if not mailbox:
+            raise ValueError("mailbox is required")
+        rows = self.state.truth_events(
+            mailbox, _iso(request.param("start"), "start"), _iso(request.param("end"), "end")
+        )
+        return Response.json(200, {"mailbox": mailbox.lower(), "events": rows})
+
+    def _inject_event(self, request: Request, match: re.Match[str]) -> Response:
+        return Response.json(200, self.state.inject_event(unquote(match["box"]), request.json()))
+
+    def _update_event(self, request: Request, match: re.Match[str]) -> Response:
+        changes: dict[str, Any] = request.json()
+        updated = self.state.update_event(unquote(match["box"]), unquote(match["uid"]), **changes)
+        return Response.json(200, updated)
+
+    def _authorization_code(self, request: Request, match: re.Match[str]) -> Response:
+        return Response.json(
+            200, {"code": self.state.issue_authorization_code(unquote(match["box"]))}
+        )
 
     def _inject(self, request: Request, match: re.Match[str]) -> Response:
         labels_param = request.param("labels")
@@ -104,11 +134,20 @@ class ControlApi:
         self.state.reset_stats()
         return Response.json(200, self.state.stats())
 
+    def _get_quota(self, request: Request, _: re.Match[str]) -> Response:
+        if (request.param("provider") or "google") == "microsoft":
+            return Response.json(200, self.state.graph_limits())
+        return Response.json(200, self.state.quota())
+
     def _quota(self, request: Request, _: re.Match[str]) -> Response:
-        payload: dict[str, Any] = request.json()
-        return Response.json(
-            200, self.state.set_quota(payload.get("enabled", True), payload.get("units_per_second"))
-        )
+        payload: dict[str, Any] = dict(request.json())
+        provider = payload.pop("provider", "google")
+        enabled = payload.pop("enabled", True)
+        if provider == "microsoft":
+            return Response.json(200, self.state.set_graph_limits(enabled, **payload))
+        if provider != "google":
+            raise ValueError("provider must be google or microsoft")
+        return Response.json(200, self.state.set_quota(enabled, **payload))
 
     def _set_fault(self, request: Request, _: re.Match[str]) -> Response:
         payload: dict[str, Any] = dict(request.json())

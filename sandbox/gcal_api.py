@@ -136,7 +136,7 @@ class GoogleCalendarProvider:
 
     def _events(self, request: Request, _: re.Match[str], box: Mailbox) -> Response:
         try:
-            params = _ListParams.parse(request, self._calendar_zone(box))
+            params = _ListParams.parse(request, self._calendar_zone(box), self.state.workload.now)
         except _BadParam as exc:
             return google_error(400, str(exc), exc.reason)
         items: list[tuple[tuple[Any, ...], Any]] = []
@@ -344,8 +344,10 @@ class _ListParams:
         self.ical_uid: str | None = None
 
     @classmethod
-    def parse(cls, request: Request, calendar_zone: str) -> _ListParams:
+    def parse(cls, request: Request, calendar_zone: str, anchor: datetime) -> _ListParams:
+        """`anchor` (the workload's now) bounds expansion when timeMax is absent."""
         params = cls()
+        params.end = max(params.end, anchor + timedelta(days=366))
 
         def flag(name: str) -> bool:
             return (request.param(name) or "false").lower() == "true"

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode
 from zoneinfo import ZoneInfo
 
+from sandbox import msids
 from sandbox.calendar_model import occurrences
 from sandbox.faults import Rejection
 from sandbox.graph_payload import (
@@ -397,10 +398,10 @@ class GraphProvider:
             "isRead": "UNREAD" not in msg.label_ids,
             "internetMessageId": msg.internet_message_id,
             "conversationId": msg.thread_id,
+            "parentFolderId": msids.folder_id(box.user_id or box.address, folder_of(msg.label_ids)),
         }
-        if "parentFolderId" in needed or not needed <= _CHEAP:
+        if not needed <= _CHEAP:
             resource = self.renderer.resource(box, msg)
-            props["parentFolderId"] = resource["parentFolderId"]
             props["hasAttachments"] = resource["hasAttachments"]
             props["subject"] = resource["subject"]
             sent = resource["sentDateTime"]
@@ -596,9 +597,12 @@ class GraphProvider:
                 if name in outer.headers:
                     headers.setdefault(name, outer.headers[name])
             inner = Request.build(str(part["method"]), url, headers, b"", in_batch=True)
-            response = self.api.dispatch(inner)
-            if response.status == 404 and not response.body.startswith(b'{"error":{"code":"'):
+            found = self.api.match(inner)
+            if isinstance(found, int):
                 response = graph_error(outer, 400, "BadRequest", f"Invalid request URL: {url}")
+            else:
+                handler, matched = found
+                response = handler(inner, matched)
         part_headers = {"Content-Type": response.content_type}
         part_headers.update({k: v for k, v in response.headers if k.lower() == "retry-after"})
         try:

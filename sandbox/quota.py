@@ -32,7 +32,7 @@ class GraphLimits:
     window_seconds: float = 600.0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"provider": "microsoft", **asdict(self)}
 
 
 class SlidingWindow:

@@ -20,6 +20,7 @@ from sandbox import rfc822
 from sandbox.workload import (
     CALENDAR_READONLY_SCOPE,
     GMAIL_READONLY_SCOPE,
+    MICROSOFT_SCOPES,
     SandboxMessage,
     Workload,
     floor_hour,
@@ -231,3 +232,75 @@ def test_five_thousand_messages_in_one_tenant_day_is_fast() -> None:
     day_start = int(datetime.combine(w.days[0], datetime.min.time(), UTC).timestamp() * 1000)
     assert all(day_start <= m.internal_date_ms < day_start + 86_400_000 for m in w.all_messages())
     assert elapsed < 5.0, f"generating 5,000 messages took {elapsed:.2f}s"
+
+
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def test_mixed_providers_round_robin_with_microsoft_identities() -> None:
+    w = generate_workload(seed=7, now=NOW, days=3, providers=("google", "microsoft"))
+    for tenant in w.tenants:
+        boxes = [m for m in w.mailboxes if m.tenant == tenant.slug]
+        assert [m.provider for m in boxes] == ["google", "microsoft"] * 2
+        assert GUID.fullmatch(tenant.entra_tenant_id)
+        for box in boxes:
+            msgs = w.messages[box.address]
+            if box.provider == "microsoft":
+                assert box.refresh_token.startswith("0.AXsbx-")
+                assert box.scopes == list(MICROSOFT_SCOPES)
+                assert box.entra_tenant_id == tenant.entra_tenant_id
+                assert box.user_id and GUID.fullmatch(box.user_id)
+                assert all(m.id.startswith("AAMkA") and len(m.id) > 100 for m in msgs)
+                assert all(m.thread_id.startswith("AAMQA") for m in msgs)
+            else:
+                assert box.entra_tenant_id is None and box.user_id is None
+                assert all(re.fullmatch(r"[0-9a-f]{16}", m.id) for m in msgs)
+            assert w.events[box.address]
+        # One real message in a Google and a Microsoft mailbox of the tenant.
+        providers_by_mid: dict[str, set[str]] = defaultdict(set)
+        for box in boxes:
+            for m in w.messages[box.address]:
+                providers_by_mid[m.internet_message_id or ""].add(box.provider)
+        assert any(p == {"google", "microsoft"} for p in providers_by_mid.values())
+    ids = [m.id for m in w.all_messages()]
+    assert len(set(ids)) == len(ids)
+    assert len({m.user_id for m in w.mailboxes if m.user_id}) == 6
+    served = w.to_dict()
+    assert served["microsoft_client"]["client_id"]
+    assert served["providers"] == ["google", "microsoft"]
+    assert all(m["event_count"] > 0 for m in served["mailboxes"])
+    with pytest.raises(ValueError):
+        generate_workload(seed=7, now=NOW, days=1, providers=("yahoo",))
+
+
+def test_one_real_message_reaches_two_tenants(workload: Workload) -> None:
+    copies = [m for m in workload.all_messages() if m.kind == "cross_tenant"]
+    assert len(copies) == 2
+    assert len({workload.mailbox(m.mailbox).tenant for m in copies}) == 2
+    assert copies[0].internet_message_id == copies[1].internet_message_id
+    assert copies[0].raw == copies[1].raw
+    assert sorted(copies[0].to_addresses) == sorted(m.mailbox for m in copies)
+    tenants_by_mid: dict[str, set[str]] = defaultdict(set)
+    for m in workload.all_messages():
+        tenants_by_mid[m.internet_message_id or ""].add(workload.mailbox(m.mailbox).tenant)
+    shared = [mid for mid, tenants in tenants_by_mid.items() if len(tenants) > 1]
+    assert shared == [copies[0].internet_message_id]
+
+
+def test_mixed_workload_with_calendars_is_deterministic_and_fast() -> None:
+    def digest(w: Workload) -> str:
+        h = hashlib.sha256(_digest(w).encode())
+        for address, events in sorted(w.events.items()):
+            for e in events:
+                h.update(f"{address}|{e.uid}|{e.start}|{e.end}|{e.time_zone}|{e.rrule}".encode())
+                h.update(repr(sorted(e.exceptions.items())).encode())
+                h.update(repr([(a.email, a.response) for a in e.attendees]).encode())
+        return h.hexdigest()
+
+    mixed = ("google", "microsoft")
+    started = time.perf_counter()
+    first = generate_workload(seed=9, now=NOW, days=7, providers=mixed)
+    elapsed = time.perf_counter() - started
+    assert digest(first) == digest(generate_workload(seed=9, now=NOW, days=7, providers=mixed))
+    assert digest(first) != digest(generate_workload(seed=10, now=NOW, days=7, providers=mixed))
+    assert elapsed < 2.5

@@ -12,11 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from resources import warehouse as warehouse_module
-from resources.migrations import schema_metadata
+from resources.migrations import MIGRATIONS, schema_metadata
 from resources.warehouse import Warehouse, WarehouseError
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = ["tenant_id", "connection_id", "provider_message_id"]
+ALL_VERSIONS = [m.version for m in MIGRATIONS]
 T0 = datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=UTC)
 
 
@@ -60,13 +61,36 @@ def test_migrate_is_idempotent(warehouse_url: str) -> None:
     wh = Warehouse(warehouse_url)
     try:
         assert wh.applied_migrations() == []
-        assert wh.migrate() == [1]
+        assert wh.migrate() == ALL_VERSIONS
         assert wh.migrate() == []
         assert Warehouse(warehouse_url).migrate() == []
-        assert wh.applied_migrations() == [1]
+        assert wh.applied_migrations() == ALL_VERSIONS
         with wh.engine.connect() as conn:
-            row = conn.execute(sa.text("SELECT version, description FROM schema_migrations")).one()
-        assert row.version == 1 and row.description
+            rows = conn.execute(sa.text("SELECT version, description FROM schema_migrations"))
+            assert all(row.description for row in rows)
+    finally:
+        wh.dispose()
+
+
+def test_a_version_1_database_upgrades_in_place(warehouse_url: str) -> None:
+    """Databases created before the meetings tables existed move forward and keep their rows."""
+    from resources.migrations import SCHEMA_MIGRATIONS
+
+    wh = Warehouse(warehouse_url)
+    try:
+        with wh.write() as conn:
+            SCHEMA_MIGRATIONS.create(conn, checkfirst=True)
+            MIGRATIONS[0].apply(conn)
+            conn.execute(
+                sa.insert(SCHEMA_MIGRATIONS).values(
+                    version=1, description=MIGRATIONS[0].description, applied_at=T0
+                )
+            )
+        assert wh.upsert("raw_emails", [email_row("kept")], KEY) == 1
+        assert wh.migrate() == ALL_VERSIONS[1:]
+        assert set(sa.inspect(wh.engine).get_table_names()) >= set(schema_metadata().tables)
+        found = wh.existing_keys("raw_emails", "acme", "conn-a", "provider_message_id", ["kept"])
+        assert found == {"kept"}
     finally:
         wh.dispose()
 
@@ -106,7 +130,7 @@ def test_concurrent_migrations_apply_each_step_once(warehouse_url: str) -> None:
     for wh in warehouses:
         wh.dispose()
     assert errors == []
-    assert sorted(results) == [[], [], [], [1]]
+    assert sorted(results) == [[], [], [], ALL_VERSIONS]
 
 
 def test_several_processes_write_at_once(warehouse: Warehouse, warehouse_url: str) -> None:
@@ -393,7 +417,7 @@ def test_postgres_urls_use_psycopg2_and_hide_passwords() -> None:
 
 def test_sqlite_creates_the_parent_folder(tmp_path: Path) -> None:
     wh = Warehouse(f"sqlite:///{tmp_path / 'deep' / 'er' / 'w.db'}")
-    assert wh.dialect == "sqlite" and wh.migrate() == [1]
+    assert wh.dialect == "sqlite" and wh.migrate() == ALL_VERSIONS
     with wh.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
