@@ -154,6 +154,7 @@ class TenantSync:
                 window.end,
                 conn.status,
                 conn.status_cause_code or conn.status,
+                stream=self.window_sync.kind,
             )
             out.attempted = False
             out.cause_code = conn.status_cause_code
@@ -174,11 +175,18 @@ class TenantSync:
                 conn.connection_id, failure.status, failure.cause_code, failure.explanation
             )
             self.registry.record_missed_window(
-                conn.connection_id, window.start, window.end, failure.status, failure.cause_code
+                conn.connection_id,
+                window.start,
+                window.end,
+                failure.status,
+                failure.cause_code,
+                stream=self.window_sync.kind,
             )
         else:
             out.status = ConnectionStatus.ACTIVE.value
-            self.registry.mark_windows_recovered(conn.connection_id, window.start, window.end)
+            self.registry.mark_windows_recovered(
+                conn.connection_id, window.start, window.end, stream=self.window_sync.kind
+            )
             if conn.status != ConnectionStatus.ACTIVE:
                 self.registry.set_status(
                     conn.connection_id,

@@ -322,10 +322,48 @@ def _add_v2_tables(md: sa.MetaData) -> None:
     )
 
 
+STREAMS = ("mail", "calendar")
+"""What a connection syncs; each stream misses and recovers its windows on its own."""
+
+
+def _missed_windows_v3(md: sa.MetaData, name: str = "missed_windows") -> sa.Table:
+    """Schema version 3 (frozen): missed windows per stream, so a calendar failure is not
+    closed by the same window's mail succeeding."""
+    return sa.Table(
+        name,
+        md,
+        _autoinc_id(),
+        _tenant_id(),
+        sa.Column("connection_id", sa.String(32), nullable=False),
+        sa.Column("stream", sa.String(16), nullable=False),
+        sa.Column("window_start", UTCDateTime, nullable=False),
+        sa.Column("window_end", UTCDateTime, nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("cause_code", sa.Text),
+        sa.Column("recorded_at", UTCDateTime, nullable=False),
+        sa.Column("recovered_at", UTCDateTime),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.connection_id"],
+            name="fk_missed_windows_stream_connection",
+        ),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "connection_id",
+            "stream",
+            "window_start",
+            "window_end",
+            name="uq_missed_windows_stream_window",
+        ),
+    )
+
+
 def schema_metadata() -> sa.MetaData:
     """The current schema: what `Warehouse.tables` exposes and migrations must produce."""
     md = _v1_metadata()
+    md.remove(md.tables["missed_windows"])
     _add_v2_tables(md)
+    _missed_windows_v3(md)
     return md
 
 
@@ -346,9 +384,27 @@ def _create_v2(conn: sa.Connection) -> None:
     md.create_all(conn)
 
 
+def _apply_v3(conn: sa.Connection) -> None:
+    """Rebuild missed_windows with a stream column; the windows recorded so far were mail's."""
+    md = sa.MetaData()
+    sa.Table("connections", md, autoload_with=conn)  # the foreign key's target
+    new = _missed_windows_v3(md, "missed_windows_v3")
+    new.create(conn)
+    old = sa.Table("missed_windows", sa.MetaData(), autoload_with=conn)
+    copied = [c.name for c in old.c if c.name != "id"]
+    conn.execute(
+        new.insert().from_select(
+            [*copied, "stream"], sa.select(*(old.c[n] for n in copied), sa.literal("mail"))
+        )
+    )
+    old.drop(conn)
+    conn.exec_driver_sql("ALTER TABLE missed_windows_v3 RENAME TO missed_windows")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, connections, status history, missed windows, raw mail, CRM", _create_v1),
     Migration(2, "raw meetings, deduplicated emails and meetings, calendar sync log", _create_v2),
+    Migration(3, "missed windows per stream (mail, calendar)", _apply_v3),
 )
 """Every migration, in version order; versions are 1, 2, 3, ... without gaps."""
 

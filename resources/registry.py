@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
-from resources.migrations import to_utc
+from resources.migrations import STREAMS, to_utc
 from resources.provider import ConnectionStatus
 from resources.secrets import TokenCipher
 from resources.warehouse import Warehouse
@@ -104,12 +104,19 @@ class StatusChange:
 class MissedWindow:
     tenant_id: str
     connection_id: str
+    stream: str
     window_start: datetime
     window_end: datetime
     status: ConnectionStatus
     cause_code: str | None
     recorded_at: datetime
     recovered_at: datetime | None
+
+
+def _stream(stream: str) -> str:
+    if stream not in STREAMS:
+        raise InvalidInputError(f"unknown stream {stream!r}; expected one of {', '.join(STREAMS)}")
+    return stream
 
 
 def validate_tenant_id(tenant_id: str) -> str:
@@ -475,8 +482,11 @@ class Registry:
         end: datetime,
         status: ConnectionStatus | str,
         cause_code: str | None,
+        *,
+        stream: str,
     ) -> bool:
-        """Remember that `[start, end)` was not synced; True when it was not recorded yet."""
+        """Remember that `stream` (mail, calendar) of `[start, end)` was not synced; True when it
+        was not recorded yet."""
         start, end = to_utc(start), to_utc(end)
         if end <= start:
             raise InvalidInputError("a missed window must end after it starts")
@@ -484,19 +494,27 @@ class Registry:
         row = {
             "tenant_id": connection.tenant_id,
             "connection_id": connection_id,
+            "stream": _stream(stream),
             "window_start": start,
             "window_end": end,
             "status": _status(status).value,
             "cause_code": cause_code,
             "recorded_at": _now(),
         }
-        key = ["tenant_id", "connection_id", "window_start", "window_end"]
+        key = ["tenant_id", "connection_id", "stream", "window_start", "window_end"]
         return self.warehouse.upsert("missed_windows", [row], key, update_columns=[]) == 1
 
     def mark_windows_recovered(
-        self, connection_id: str, start: datetime, end: datetime, at: datetime | None = None
+        self,
+        connection_id: str,
+        start: datetime,
+        end: datetime,
+        at: datetime | None = None,
+        *,
+        stream: str,
     ) -> int:
-        """Close the open missed windows that lie inside `[start, end)`; returns how many."""
+        """Close the stream's open missed windows that lie inside `[start, end)`; returns how
+        many."""
         windows = self._t["missed_windows"]
         connection = self.get_connection(connection_id)
         with self.warehouse.write() as conn:
@@ -505,6 +523,7 @@ class Registry:
                 .where(
                     windows.c.tenant_id == connection.tenant_id,
                     windows.c.connection_id == connection_id,
+                    windows.c.stream == _stream(stream),
                     windows.c.recovered_at.is_(None),
                     windows.c.window_start >= to_utc(start),
                     windows.c.window_end <= to_utc(end),
@@ -521,7 +540,7 @@ class Registry:
         query = (
             sa.select(windows)
             .where(windows.c.tenant_id == tenant_id)
-            .order_by(windows.c.window_start, windows.c.connection_id)
+            .order_by(windows.c.window_start, windows.c.connection_id, windows.c.stream)
         )
         if connection_id is not None:
             query = query.where(windows.c.connection_id == connection_id)
@@ -533,6 +552,7 @@ class Registry:
             MissedWindow(
                 tenant_id=r.tenant_id,
                 connection_id=r.connection_id,
+                stream=r.stream,
                 window_start=r.window_start,
                 window_end=r.window_end,
                 status=ConnectionStatus(r.status),

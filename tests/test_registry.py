@@ -199,7 +199,7 @@ def test_status_history_records_changes_only(registry: Registry) -> None:
 # Missed windows
 
 
-def test_missed_windows_are_idempotent_and_per_tenant(registry: Registry) -> None:
+def test_missed_windows_are_idempotent_and_per_tenant_and_stream(registry: Registry) -> None:
     connection_id = add_acme(registry)
     registry.add_tenant("globex", "Globex")
     other = registry.add_connection("globex", "hank@globex.com", "google", "t").connection_id
@@ -207,29 +207,41 @@ def test_missed_windows_are_idempotent_and_per_tenant(registry: Registry) -> Non
     paris = timezone(timedelta(hours=1))
 
     status = ConnectionStatus.INVALID_CREDENTIALS
-    assert registry.record_missed_window(connection_id, start, end, status, "invalid_grant")
+    mail = {"stream": "mail"}
+    assert registry.record_missed_window(connection_id, start, end, status, "invalid_grant", **mail)
     assert not registry.record_missed_window(
-        connection_id, start.astimezone(paris), end, status, "invalid_grant"
+        connection_id, start.astimezone(paris), end, status, "invalid_grant", **mail
     )
-    assert registry.record_missed_window(other, start, end, ConnectionStatus.THROTTLED, "429")
+    assert registry.record_missed_window(
+        other, start, end, ConnectionStatus.THROTTLED, "429", **mail
+    )
     later = (end, end + timedelta(days=1))
-    assert registry.record_missed_window(connection_id, *later, status, "invalid_grant")
+    assert registry.record_missed_window(connection_id, *later, status, "invalid_grant", **mail)
+    insufficient = ConnectionStatus.INSUFFICIENT_PERMISSIONS
+    assert registry.record_missed_window(
+        connection_id, start, end, insufficient, "403", stream="calendar"
+    )
 
     windows = registry.missed_windows("acme")
-    assert [(w.connection_id, w.window_start, w.window_end) for w in windows] == [
-        (connection_id, start, end),
-        (connection_id, *later),
+    assert [(w.connection_id, w.stream, w.window_start, w.window_end) for w in windows] == [
+        (connection_id, "calendar", start, end),
+        (connection_id, "mail", start, end),
+        (connection_id, "mail", *later),
     ]
-    assert windows[0].window_start.tzinfo is UTC and windows[0].status is status
+    assert windows[1].window_start.tzinfo is UTC and windows[1].status is status
     assert [w.connection_id for w in registry.missed_windows("globex")] == [other]
     assert registry.missed_windows("acme", connection_id=other) == []
 
-    assert registry.mark_windows_recovered(connection_id, start, end, at=end) == 1
-    assert [w.window_start for w in registry.missed_windows("acme")] == [end]
-    closed = registry.missed_windows("acme", open_only=False)
+    # mail syncing again closes mail's window only; the calendar's stays open
+    assert registry.mark_windows_recovered(connection_id, start, end, at=end, **mail) == 1
+    still_open = registry.missed_windows("acme")
+    assert [(w.stream, w.window_start) for w in still_open] == [("calendar", start), ("mail", end)]
+    closed = [w for w in registry.missed_windows("acme", open_only=False) if w.stream == "mail"]
     assert [w.recovered_at for w in closed] == [end, None]
     with pytest.raises(InvalidInputError, match="end after"):
-        registry.record_missed_window(connection_id, end, start, status, "x")
+        registry.record_missed_window(connection_id, end, start, status, "x", **mail)
+    with pytest.raises(InvalidInputError, match="unknown stream"):
+        registry.record_missed_window(connection_id, start, end, status, "x", stream="fax")
 
 
 # CRM

@@ -86,8 +86,52 @@ def test_a_version_1_database_upgrades_in_place(warehouse_url: str) -> None:
                     version=1, description=MIGRATIONS[0].description, applied_at=T0
                 )
             )
+            v1 = sa.MetaData()
+            v1.reflect(conn)
+            conn.execute(
+                v1.tables["tenants"].insert(),
+                dict(
+                    tenant_id="acme",
+                    name="Acme",
+                    internal_domains=[],
+                    blocked_domains=[],
+                    time_zone="UTC",
+                    created_at=T0,
+                ),
+            )
+            conn.execute(
+                v1.tables["connections"].insert(),
+                dict(
+                    connection_id="conn-a",
+                    tenant_id="acme",
+                    owner_email="a@acme.com",
+                    aliases=[],
+                    provider="google",
+                    scopes=[],
+                    authorized_at=T0,
+                    status="invalid_credentials",
+                    status_changed_at=T0,
+                    refresh_token_encrypted="x",
+                    created_at=T0,
+                ),
+            )
+            conn.execute(
+                v1.tables["missed_windows"].insert(),
+                dict(
+                    tenant_id="acme",
+                    connection_id="conn-a",
+                    window_start=T0,
+                    window_end=T0 + timedelta(hours=1),
+                    status="invalid_credentials",
+                    cause_code="invalid_grant",
+                    recorded_at=T0,
+                ),
+            )
         assert wh.upsert("raw_emails", [email_row("kept")], KEY) == 1
         assert wh.migrate() == ALL_VERSIONS[1:]
+        with wh.engine.connect() as conn:
+            (window,) = conn.execute(sa.select(wh.table("missed_windows"))).mappings().all()
+        assert window["stream"] == "mail" and window["cause_code"] == "invalid_grant"
         assert set(sa.inspect(wh.engine).get_table_names()) >= set(schema_metadata().tables)
         found = wh.existing_keys("raw_emails", "acme", "conn-a", "provider_message_id", ["kept"])
         assert found == {"kept"}
