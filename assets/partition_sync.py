@@ -28,7 +28,12 @@ COLUMNS = (
 
 def _connection_row(c: ConnectionSyncResult) -> dict:
     row = {name: getattr(c, attr) if getattr(c, attr) is not None else "" for name, attr in COLUMNS}
-    row.update(api_calls=c.stats.api_calls, quota_units=c.stats.quota_units)
+    row.update(
+        api_calls=c.stats.api_calls,
+        http_requests=c.stats.http_requests,
+        quota_units=c.stats.quota_units,
+        seconds=round(c.seconds, 2),
+    )
     return row
 
 

@@ -27,6 +27,7 @@ from sandbox.workload import (
 
 DEMO_SEED = 7
 DEMO_PROVIDERS = ("google", "microsoft")
+DEMO_MAILBOXES_PER_TENANT = 6  # three Google and three Microsoft 365 mailboxes per tenant
 DEFAULT_SANDBOX_PORT = 8765
 ENV_FILE = ".env"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -44,6 +45,7 @@ class ProviderSummary:
     quarantined: int = 0
     api_calls: int = 0
     quota_units: int = 0
+    seconds: float = 0.0
     not_active: set[str] = field(default_factory=set)
 
 
@@ -63,6 +65,7 @@ class TenantSummary:
             p.mailboxes.add(r["owner"])
             p.api_calls += r["api_calls"]
             p.quota_units += r["quota_units"]
+            p.seconds += r["seconds"]
             p.quarantined += r["quarantined"]
             if asset == "raw_emails":
                 p.emails_new += r["synced"]
@@ -101,7 +104,10 @@ def demo_environment(sandbox_url: str, sandbox_now: datetime) -> dict[str, str]:
     home = state_dir()
     dagster_home = home / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").touch()
+    instance_config = dagster_home / "dagster.yaml"
+    if not instance_config.exists():
+        # local state only: the demo's runs and the UI need no usage reporting
+        instance_config.write_text("telemetry:\n  enabled: false\n")
     return {
         "TOUCHPOINT_HOME": str(home),
         "TOUCHPOINT_WAREHOUSE_URL": f"sqlite:///{home / 'warehouse.db'}",
@@ -206,7 +212,12 @@ def run_demo(port: int = DEFAULT_SANDBOX_PORT, days: int = 3) -> int:
         f"==> generating the sandbox workload (seed {DEMO_SEED}, "
         f"anchored at {sandbox_now:%Y-%m-%d %H:%M} UTC)"
     )
-    workload = generate_workload(seed=DEMO_SEED, now=sandbox_now, providers=DEMO_PROVIDERS)
+    workload = generate_workload(
+        seed=DEMO_SEED,
+        now=sandbox_now,
+        providers=DEMO_PROVIDERS,
+        mailboxes_per_tenant=DEMO_MAILBOXES_PER_TENANT,
+    )
     n_messages = sum(len(v) for v in workload.messages.values())
     try:
         server = SandboxServer(workload, port=port).start()
@@ -315,18 +326,19 @@ def _print_summary(summaries: list[TenantSummary], deduped: dict[str, tuple[int,
             print(
                 f"{s.tenant_id:<14} {name:<10} {len(p.mailboxes):>9} {p.emails_new:>8} "
                 f"{p.emails_held:>6} {p.meetings:>8} {p.quarantined:>8} {p.api_calls:>9} "
-                f"{p.quota_units:>11} {'':>7}"
+                f"{p.quota_units if name == 'google' else '-':>11} {p.seconds:>7.1f}"
             )
             for problem in sorted(p.not_active):
                 print(f"    not active: {problem}")
         emails, meetings = deduped.get(s.tenant_id, (0, 0))
         print(
             f"{s.tenant_id:<14} {'all':<10} {'':>9} {'':>8} {'':>6} {'':>8} {'':>8} {'':>9} "
-            f"{'':>11} {s.seconds:>7.1f}   -> {emails} emails, {meetings} meetings (deduplicated)"
+            f"{'':>11} {s.seconds:>7.1f}  -> {emails} emails, {meetings} meetings (deduplicated)"
         )
     print(
         "new mail = copies synced this run; held = already in the warehouse (a re-run fetches "
-        "none); quota units = Gmail's"
+        "none);\nquota units = Gmail's per-user units (Graph has none); seconds = time in the "
+        "provider's connections, 'all' = the tenant's runs end to end"
     )
 
 
@@ -356,6 +368,8 @@ def run_dev(dagster_args: list[str]) -> int:
             settings["TOUCHPOINT_SANDBOX_NOW"],
             "--providers",
             ",".join(DEMO_PROVIDERS),
+            "--mailboxes-per-tenant",
+            str(DEMO_MAILBOXES_PER_TENANT),
         ],
         [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", *dagster_args],
     ]
