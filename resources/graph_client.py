@@ -17,7 +17,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -26,7 +26,12 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from resources.backoff import Backoff, retry_after_from_headers
-from resources.microsoft_auth import MicrosoftTokens, TokenUnavailable
+from resources.microsoft_auth import (
+    DEFAULT_TENANT,
+    MICROSOFT_LOGIN_URL,
+    MicrosoftTokens,
+    TokenUnavailable,
+)
 from resources.microsoft_errors import (
     NETWORK_ERRORS,
     classify_exception,
@@ -354,3 +359,74 @@ def user_path(owner_email: str) -> str:
 
 def select(fields: Sequence[str]) -> str:
     return ",".join(fields)
+
+
+MAX_PAGE_SIZE = 1000
+"""Graph's largest `$top` for messages and calendarView."""
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    """How to reach Entra and Graph and how hard to push them: one per deployment, shared by
+    every Graph connector (mail and calendar) so both pace, retry and sign in alike."""
+
+    graph_base_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    login_base_url: str = MICROSOFT_LOGIN_URL
+    tenant: str = DEFAULT_TENANT
+    page_size: int = MAX_PAGE_SIZE
+    requests_per_ten_minutes: int = REQUESTS_PER_WINDOW
+    throttle_window_seconds: float = WINDOW_SECONDS
+    max_attempts: int = 8
+    max_retry_wait_seconds: float = 60.0
+    timeout_seconds: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    rng: random.Random | None = None
+
+    @property
+    def top(self) -> int:
+        """`$top` of listings, within what Graph accepts."""
+        return max(1, min(self.page_size, MAX_PAGE_SIZE))
+
+
+def open_graph_client(
+    owner_email: str,
+    refresh_token: str,
+    token_cache: str | None,
+    save_token_cache: Callable[[str], None] | None,
+    *,
+    scopes: Sequence[str],
+    settings: GraphSettings,
+    stats: ApiStats,
+) -> GraphClient:
+    """A GraphClient for one mailbox, signed in through msal with the connection's refresh token
+    and token cache (which leaves through `save_token_cache` when msal changed it)."""
+    tokens = MicrosoftTokens(
+        owner_email,
+        refresh_token,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        scopes=scopes,
+        login_base_url=settings.login_base_url,
+        tenant=settings.tenant,
+        token_cache=token_cache,
+        save_token_cache=save_token_cache,
+        stats=stats,
+        timeout_seconds=settings.timeout_seconds,
+        clock=settings.clock,
+    )
+    return GraphClient(
+        tokens,
+        graph_base_url=settings.graph_base_url,
+        stats=stats,
+        max_attempts=settings.max_attempts,
+        max_retry_wait_seconds=settings.max_retry_wait_seconds,
+        timeout_seconds=settings.timeout_seconds,
+        requests_per_window=settings.requests_per_ten_minutes,
+        window_seconds=settings.throttle_window_seconds,
+        sleep=settings.sleep,
+        clock=settings.clock,
+        rng=settings.rng,
+    )

@@ -10,15 +10,13 @@ Times come back in UTC (`Prefer: outlook.timezone="UTC"`); the zone the organise
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from assets.event_parsing import events_in_window, graph_event_start
-from resources.graph_client import GraphClient, graph_time, select, user_path
-from resources.microsoft_auth import GRAPH_CALENDAR_SCOPES, MICROSOFT_LOGIN_URL, MicrosoftTokens
+from resources.graph_client import GraphSettings, graph_time, open_graph_client, select, user_path
+from resources.microsoft_auth import GRAPH_CALENDAR_SCOPES
 from resources.provider import ApiStats, RawEvent, SyncWindow
 
 EVENT_FIELDS = (
@@ -41,7 +39,6 @@ EVENT_FIELDS = (
     "lastModifiedDateTime",
 )
 """`$select` of calendarView: exactly what `parse_graph_event` reads (`id` comes regardless)."""
-PAGE_SIZE = 1000
 LIST_METHOD = "graph.calendarView.list"
 LOOKBACK = timedelta(minutes=1)
 """Ranges match by overlap (an event's end after startDateTime): a zero-length event at the
@@ -65,51 +62,21 @@ class GraphCalendarConnector:
         token_cache: str | None = None,
         save_token_cache: Callable[[str], None] | None = None,
         *,
-        graph_base_url: str,
-        client_id: str,
-        client_secret: str,
-        login_base_url: str = MICROSOFT_LOGIN_URL,
-        tenant: str = "organizations",
-        page_size: int = PAGE_SIZE,
-        requests_per_ten_minutes: int = 10_000,
-        throttle_window_seconds: float = 600.0,
-        max_attempts: int = 8,
-        max_retry_wait_seconds: float = 60.0,
-        timeout_seconds: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
+        settings: GraphSettings,
     ) -> None:
         self.owner_email = owner_email
         self.stats = ApiStats()
-        self.tokens = MicrosoftTokens(
+        self.client = open_graph_client(
             owner_email,
             refresh_token,
-            client_id=client_id,
-            client_secret=client_secret,
+            token_cache,
+            save_token_cache,
             scopes=GRAPH_CALENDAR_SCOPES,
-            login_base_url=login_base_url,
-            tenant=tenant,
-            token_cache=token_cache,
-            save_token_cache=save_token_cache,
+            settings=settings,
             stats=self.stats,
-            timeout_seconds=timeout_seconds,
-            clock=clock,
         )
-        self.client = GraphClient(
-            self.tokens,
-            graph_base_url=graph_base_url,
-            stats=self.stats,
-            max_attempts=max_attempts,
-            max_retry_wait_seconds=max_retry_wait_seconds,
-            timeout_seconds=timeout_seconds,
-            requests_per_window=requests_per_ten_minutes,
-            window_seconds=throttle_window_seconds,
-            sleep=sleep,
-            clock=clock,
-            rng=rng,
-        )
-        self._page_size = max(1, min(page_size, 1000))
+        self.tokens = self.client.tokens
+        self._page_size = settings.top
         self._user = user_path(owner_email)
 
     def __repr__(self) -> str:

@@ -13,15 +13,20 @@ of its folder (`FOLDER_KEY`), so parsing can label it without knowing Graph's op
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from assets.email_parsing import safe_excerpt
 from assets.graph_parsing import FOLDER_KEY, identify_listed_item
-from resources.graph_client import MAX_BATCH_SIZE, GraphClient, graph_time, select, user_path
-from resources.microsoft_auth import GRAPH_MAIL_SCOPES, MICROSOFT_LOGIN_URL, MicrosoftTokens
+from resources.graph_client import (
+    MAX_BATCH_SIZE,
+    GraphSettings,
+    graph_time,
+    open_graph_client,
+    select,
+    user_path,
+)
+from resources.microsoft_auth import GRAPH_MAIL_SCOPES
 from resources.microsoft_errors import failure
 from resources.provider import ApiStats, ConnectionStatus, RawMessage, SyncWindow
 
@@ -45,7 +50,6 @@ LABELLED_FOLDERS = ("inbox", "sentitems", "archive", "drafts", "junkemail", "del
 """Well-known folders resolved once: their names become labels."""
 SKIPPED_FOLDERS = ("drafts", "junkemail", "deleteditems")
 """Never synced (drafts, spam, trash), subfolders included."""
-PAGE_SIZE = 1000
 LIST_METHOD = "graph.messages.list"
 GET_METHOD = "graph.messages.get"
 FOLDER_METHOD = "graph.mailFolders.get"
@@ -72,55 +76,25 @@ class GraphMailConnector:
         token_cache: str | None = None,
         save_token_cache: Callable[[str], None] | None = None,
         *,
-        graph_base_url: str,
-        client_id: str,
-        client_secret: str,
-        login_base_url: str = MICROSOFT_LOGIN_URL,
-        tenant: str = "organizations",
+        settings: GraphSettings,
         batch_size: int = MAX_BATCH_SIZE,
-        page_size: int = PAGE_SIZE,
-        requests_per_ten_minutes: int = 10_000,
-        throttle_window_seconds: float = 600.0,
-        max_attempts: int = 8,
-        max_retry_wait_seconds: float = 60.0,
-        timeout_seconds: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
     ) -> None:
         self.owner_email = owner_email
         self.stats = ApiStats()
         self.vanished_message_ids: list[str] = []
         """Ids asked for but gone (404) when fetched; not yielded."""
-        self.tokens = MicrosoftTokens(
+        self.client = open_graph_client(
             owner_email,
             refresh_token,
-            client_id=client_id,
-            client_secret=client_secret,
+            token_cache,
+            save_token_cache,
             scopes=GRAPH_MAIL_SCOPES,
-            login_base_url=login_base_url,
-            tenant=tenant,
-            token_cache=token_cache,
-            save_token_cache=save_token_cache,
+            settings=settings,
             stats=self.stats,
-            timeout_seconds=timeout_seconds,
-            clock=clock,
         )
-        self.client = GraphClient(
-            self.tokens,
-            graph_base_url=graph_base_url,
-            stats=self.stats,
-            max_attempts=max_attempts,
-            max_retry_wait_seconds=max_retry_wait_seconds,
-            timeout_seconds=timeout_seconds,
-            requests_per_window=requests_per_ten_minutes,
-            window_seconds=throttle_window_seconds,
-            sleep=sleep,
-            clock=clock,
-            rng=rng,
-        )
+        self.tokens = self.client.tokens
         self._batch_size = max(1, min(batch_size, MAX_BATCH_SIZE))
-        self._page_size = max(1, min(page_size, 1000))
+        self._page_size = settings.top
         self._user = user_path(owner_email)
         self._folders: dict[str, str] | None = None  # folder id -> well-known name
         self._skipped: set[str] = set()

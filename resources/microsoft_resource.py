@@ -7,6 +7,7 @@ from collections.abc import Callable
 import dagster as dg
 from pydantic import Field
 
+from resources.graph_client import GraphSettings
 from resources.microsoft_auth import DEFAULT_TENANT, MICROSOFT_LOGIN_URL
 from resources.microsoft_calendar import GraphCalendarConnector
 from resources.microsoft_mail import GraphMailConnector
@@ -45,19 +46,20 @@ class MicrosoftGraphResource(dg.ConfigurableResource):
     )
     timeout_seconds: float = Field(default=30.0, gt=0, description="HTTP timeout per request.")
 
-    def _common(self) -> dict:
-        return {
-            "graph_base_url": self.graph_base_url,
-            "login_base_url": self.login_base_url,
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "tenant": self.tenant,
-            "page_size": self.page_size,
-            "requests_per_ten_minutes": self.requests_per_ten_minutes,
-            "max_attempts": self.max_attempts,
-            "max_retry_wait_seconds": self.max_retry_wait_seconds,
-            "timeout_seconds": self.timeout_seconds,
-        }
+    def settings(self) -> GraphSettings:
+        """What every Graph connector of this deployment signs in and paces with."""
+        return GraphSettings(
+            graph_base_url=self.graph_base_url,
+            login_base_url=self.login_base_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            tenant=self.tenant,
+            page_size=self.page_size,
+            requests_per_ten_minutes=self.requests_per_ten_minutes,
+            max_attempts=self.max_attempts,
+            max_retry_wait_seconds=self.max_retry_wait_seconds,
+            timeout_seconds=self.timeout_seconds,
+        )
 
     def mail_connector(
         self,
@@ -73,8 +75,8 @@ class MicrosoftGraphResource(dg.ConfigurableResource):
             refresh_token,
             token_cache,
             save_token_cache,
+            settings=self.settings(),
             batch_size=self.batch_size,
-            **self._common(),
         )
 
     def calendar_connector(
@@ -86,5 +88,5 @@ class MicrosoftGraphResource(dg.ConfigurableResource):
     ) -> GraphCalendarConnector:
         """A calendar connector for one mailbox; same arguments as `mail_connector`."""
         return GraphCalendarConnector(
-            owner_email, refresh_token, token_cache, save_token_cache, **self._common()
+            owner_email, refresh_token, token_cache, save_token_cache, settings=self.settings()
         )

@@ -19,6 +19,7 @@ from assets.email_records import EmailRecord, QuarantinedRecord
 from assets.event_parsing import parse_graph_event
 from assets.graph_parsing import parse_graph_message
 from assets.meeting_records import MeetingRecord
+from resources.graph_client import GraphSettings
 from resources.microsoft_calendar import GraphCalendarConnector
 from resources.microsoft_mail import GraphMailConnector
 from resources.microsoft_resource import MicrosoftGraphResource
@@ -92,18 +93,22 @@ def settings(server: SandboxServer) -> dict[str, Any]:
 def mail(server: SandboxServer, mailbox: Mailbox, **options: Any) -> GraphMailConnector:
     cache = options.pop("token_cache", None)
     save = options.pop("save_token_cache", None)
+    batch = {"batch_size": options.pop("batch_size")} if "batch_size" in options else {}
     return GraphMailConnector(
         mailbox.address,
         mailbox.refresh_token,
         cache,
         save,
-        **{**settings(server), **options},
+        settings=GraphSettings(**{**settings(server), **options}),
+        **batch,
     )
 
 
 def calendar(server: SandboxServer, mailbox: Mailbox, **options: Any) -> GraphCalendarConnector:
     return GraphCalendarConnector(
-        mailbox.address, mailbox.refresh_token, **{**settings(server), **options}
+        mailbox.address,
+        mailbox.refresh_token,
+        settings=GraphSettings(**{**settings(server), **options}),
     )
 
 
