@@ -1,0 +1,285 @@
+"""What the mail benchmarks share: the sandbox in its own process, a throwaway PostgreSQL per
+run, Touchpoint's real sync path, and one table of figures with the ratios to a naive baseline.
+
+Touchpoint's runs go through exactly what the `raw_emails` asset runs (ConnectorFactory over the
+Google and Microsoft resources, TenantSync, EmailWindowSync), only without Dagster around it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assets.connectors import ConnectorFactory
+from assets.email_sync import EmailWindowSync
+from assets.tenant_sync import TenantSync
+from resources.google_resource import GoogleWorkspaceResource
+from resources.microsoft_resource import MicrosoftGraphResource
+from resources.provider import SyncWindow
+from resources.registry import Registry
+from resources.secrets import TokenCipher, generate_key
+from resources.warehouse import Warehouse
+from sandbox.client import SandboxClient
+from sandbox.postgres import create_database, throwaway_postgres
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class RunFigures:
+    name: str
+    messages: int
+    seconds: float
+    http_requests: int
+    api_calls: int
+    quota_units: int
+    fetches: int
+    """Per-message fetch calls (Gmail messages.get, Graph message GETs incl. $batch parts)."""
+    written: int = 0
+    """Rows this run added to raw_emails."""
+
+    @property
+    def per_second(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+    def per_message(self, value: int) -> float:
+        return value / self.messages if self.messages else 0.0
+
+
+@dataclass(frozen=True)
+class Column:
+    """An extra column of one benchmark's table (e.g. Gmail's quota units)."""
+
+    header: str
+    value: Callable[[RunFigures], str]
+
+
+NaiveRun = Callable[[SandboxClient, str, dict, Warehouse, Registry, str, SyncWindow], int]
+"""(client, base_url, workload, warehouse, registry, tenant, window) -> messages synced."""
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    provider: str
+    fetch_methods: tuple[str, ...]
+    naive: NaiveRun
+    naive_label: str
+    columns: tuple[Column, ...] = ()
+
+
+def parse_args(description: str, argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--mailboxes", type=int, default=5)
+    parser.add_argument("--messages-per-mailbox", type=int, default=1100)
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        nargs="+",
+        default=[0.0, 20.0],
+        help="simulated network round trips to compare (default: 0 20)",
+    )
+    return parser.parse_args(argv)
+
+
+def start_sandbox(provider: str, mailboxes: int, messages: int) -> tuple[subprocess.Popen, str]:
+    """The sandbox in its own process, so its work does not share this interpreter."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "serve",
+            *("--port", "0", "--seed", "42", "--tenants", "1", "--days", "1", "--no-today"),
+            *("--mailboxes-per-tenant", str(mailboxes)),
+            *("--messages-per-mailbox-per-day", str(messages)),
+            *("--providers", provider),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
+def load_registry(url: str, workload: dict) -> tuple[Warehouse, Registry]:
+    warehouse = Warehouse(url)
+    warehouse.migrate()
+    registry = Registry(warehouse, TokenCipher(generate_key()))
+    for t in workload["tenants"]:
+        registry.add_tenant(
+            t["slug"], t["name"], t["internal_domains"], t["blocked_domains"], t["time_zone"]
+        )
+    for m in workload["mailboxes"]:
+        registry.add_connection(
+            m["tenant"],
+            m["address"],
+            m["provider"],
+            m["refresh_token"],
+            aliases=m["aliases"],
+            scopes=m["scopes"],
+            authorized_at=datetime.now(UTC),
+        )
+    return warehouse, registry
+
+
+def connector_factory(registry: Registry, base_url: str, workload: dict) -> ConnectorFactory:
+    """The resources the code location builds, pointed at the sandbox. Client-side Gmail quota
+    pacing is off: it would make both paths wait on the same quota ceiling."""
+    google = GoogleWorkspaceResource(
+        base_url=base_url, quota_units_per_second=10**9, **workload["google_client"]
+    )
+    microsoft = MicrosoftGraphResource(
+        graph_base_url=base_url + "/v1.0",
+        login_base_url=base_url,
+        **workload["microsoft_client"],
+    )
+    return ConnectorFactory(registry, google, microsoft)
+
+
+def sandbox_totals(client: SandboxClient, fetch_methods: tuple[str, ...]) -> tuple[int, ...]:
+    total = client.stats()["total"]
+    fetches = sum(total["calls_by_method"].get(m, 0) for m in fetch_methods)
+    return total["http_requests"], total["api_calls"], total["quota_units"], fetches
+
+
+def touchpoint_run(
+    name: str,
+    client: SandboxClient,
+    bench: Benchmark,
+    base_url: str,
+    workload: dict,
+    warehouse: Warehouse,
+    registry: Registry,
+) -> RunFigures:
+    tenant, window = tenant_window(workload)
+    factory = connector_factory(registry, base_url, workload)
+    client.reset_stats()
+    sync = TenantSync(registry, EmailWindowSync(warehouse, factory.mail))
+    t0 = time.perf_counter()
+    result = sync.sync(tenant, window, run_id=name, explicit_backfill=True)
+    seconds = time.perf_counter() - t0
+    bad = [c for c in result.connections if c.status != "active"]
+    if bad:
+        raise SystemExit(f"{name}: connections failed: {[(c.owner_email, c.status) for c in bad]}")
+    held = result.total("synced") + result.total("already_held")
+    figures = RunFigures(name, held, seconds, *sandbox_totals(client, bench.fetch_methods))
+    figures.written = result.total("synced")
+    return figures
+
+
+def naive_run(
+    client: SandboxClient,
+    bench: Benchmark,
+    base_url: str,
+    workload: dict,
+    warehouse: Warehouse,
+    registry: Registry,
+) -> RunFigures:
+    tenant, window = tenant_window(workload)
+    client.reset_stats()
+    t0 = time.perf_counter()
+    synced = bench.naive(client, base_url, workload, warehouse, registry, tenant, window)
+    seconds = time.perf_counter() - t0
+    totals = sandbox_totals(client, bench.fetch_methods)
+    return RunFigures("naive baseline", synced, seconds, *totals, written=synced)
+
+
+def tenant_window(workload: dict) -> tuple[str, SyncWindow]:
+    day = datetime.fromisoformat(workload["days"][-1]).replace(tzinfo=UTC)
+    return workload["tenants"][0]["slug"], SyncWindow.for_day(day)
+
+
+def print_table(runs: list[RunFigures], columns: tuple[Column, ...]) -> None:
+    head = (
+        f"{'run':<26}{'messages':>9}{'seconds':>9}{'msg/s':>9}{'HTTP/msg':>10}"
+        f"{'calls/msg':>10}{'fetches':>8}" + "".join(f"{c.header:>17}" for c in columns)
+    )
+    print(head)
+    print("-" * len(head))
+    for r in runs:
+        print(
+            f"{r.name:<26}{r.messages:>9}{r.seconds:>9.2f}{r.per_second:>9.0f}"
+            f"{r.per_message(r.http_requests):>10.3f}{r.per_message(r.api_calls):>10.3f}"
+            f"{r.fetches:>8}" + "".join(f"{c.value(r):>17}" for c in columns)
+        )
+
+
+def compare(
+    bench: Benchmark, client: SandboxClient, base_url: str, workload: dict, server: Any, ms: float
+) -> bool:
+    """Touchpoint, Touchpoint again on the same partition, and the naive baseline at one
+    simulated latency; prints their table and ratios; True when the runs agree."""
+    client.clear_faults()
+    if ms:
+        for m in workload["mailboxes"]:
+            client.set_fault(m["address"], "slow", seconds=ms / 1000)
+    slug = f"{bench.provider}_{int(ms)}ms"
+    fast_wh, fast_reg = load_registry(create_database(server, f"fast_{slug}"), workload)
+    naive_wh, naive_reg = load_registry(create_database(server, f"naive_{slug}"), workload)
+    runs = [
+        touchpoint_run("touchpoint", client, bench, base_url, workload, fast_wh, fast_reg),
+        touchpoint_run(
+            "touchpoint, same partition", client, bench, base_url, workload, fast_wh, fast_reg
+        ),
+        naive_run(client, bench, base_url, workload, naive_wh, naive_reg),
+    ]
+    fast_wh.dispose()
+    naive_wh.dispose()
+    print(f"\n-- {ms:g} ms added to every HTTP answer (network round trip) --")
+    print_table(runs, bench.columns)
+    fast, again, naive = runs
+    print(
+        f"touchpoint vs naive ({bench.naive_label}): "
+        f"{fast.per_second / naive.per_second:.1f}x messages/s, "
+        f"{naive.per_message(naive.http_requests) / fast.per_message(fast.http_requests):.1f}x "
+        f"fewer HTTP requests per message"
+    )
+    print(
+        f"second run of the same partition: {again.fetches} message fetches, "
+        f"{again.written} rows written ({again.http_requests} HTTP requests in all)"
+    )
+    if not (fast.messages == naive.messages == again.messages > 0):
+        print(
+            f"MISMATCH: runs disagree on the message count "
+            f"({fast.messages}, {again.messages}, {naive.messages})"
+        )
+        return False
+    return again.fetches == 0 and again.written == 0 and fast.written == fast.messages
+
+
+def main(bench: Benchmark, description: str, argv: list[str] | None) -> int:
+    args = parse_args(description, argv)
+    logging.basicConfig(level=logging.WARNING)
+    proc, base_url = start_sandbox(bench.provider, args.mailboxes, args.messages_per_mailbox)
+    try:
+        client = SandboxClient(base_url)
+        workload = client.workload()
+        total = sum(m["message_count"] for m in workload["mailboxes"])
+        print(
+            f"sandbox {base_url}: tenant {workload['tenants'][0]['slug']}, "
+            f"{len(workload['mailboxes'])} {bench.provider} mailboxes, {total} messages on "
+            f"{workload['days'][-1]} (drafts, spam/junk, trash/deleted included); "
+            "PostgreSQL warehouse"
+        )
+        with throwaway_postgres() as server:
+            # One untimed pass first, so no measured run pays the process's one-time costs
+            # (imports, first connections, msal's discovery).
+            warm_wh, warm_reg = load_registry(create_database(server, "warm_up"), workload)
+            touchpoint_run("warm-up", client, bench, base_url, workload, warm_wh, warm_reg)
+            warm_wh.dispose()
+            sound = [
+                compare(bench, client, base_url, workload, server, ms) for ms in args.latency_ms
+            ]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return 0 if all(sound) else 1

@@ -1,0 +1,38 @@
+"""The benchmarks still run and their runs agree (a benchmark is not a timed test: no timings
+are asserted here, only that the three runs sync the same messages and a re-run fetches none)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("module", ["bench.gmail_sync", "bench.graph_mail_sync"])
+def test_benchmark_runs_agree(module: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--mailboxes", "2", "--messages-per-mailbox", "30"]
+        + ["--latency-ms", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = {
+        m["run"].strip(): int(m["messages"])
+        for m in re.finditer(
+            r"^(?P<run>touchpoint, same partition|touchpoint|naive baseline)\s+(?P<messages>\d+)",
+            done.stdout,
+            re.MULTILINE,
+        )
+    }
+    assert set(rows) == {"touchpoint", "touchpoint, same partition", "naive baseline"}
+    assert len(set(rows.values())) == 1 and rows["touchpoint"] > 0
+    assert "second run of the same partition: 0 message fetches, 0 rows written" in done.stdout
