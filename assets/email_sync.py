@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from assets.email_parsing import is_syncable, parse_gmail_message
-from assets.email_records import EmailRecord, QuarantinedRecord
-from assets.graph_parsing import parse_graph_message
 from assets.tenant_sync import CONNECTION_KEY, ConnectionSyncResult, chunks, upsert_quarantine
-from resources.provider import MailConnector, RawMessage, SyncWindow
+from resources.providers import provider_kit
 from resources.registry import Connection
 from resources.warehouse import Warehouse
+from vocabulary.connectors import MailConnector
+from vocabulary.records import EmailRecord, QuarantinedRecord, is_syncable
+from vocabulary.windows import SyncWindow
 
 MailConnectorFactory = Callable[[Connection], MailConnector]
 """Builds the mail connector of one connection (decrypting its credentials)."""
@@ -25,12 +25,6 @@ WRITE_CHUNK = 500
 """Rows per upsert while messages stream in: bounds memory and keeps progress on a failure."""
 
 RAW_EMAIL_KEY = (*CONNECTION_KEY, "provider_message_id")
-
-PAYLOAD_PARSERS: dict[str, Callable[[RawMessage], EmailRecord | QuarantinedRecord]] = {
-    "google": parse_gmail_message,
-    "microsoft": parse_graph_message,
-}
-
 
 def email_row(tenant_id: str, connection_id: str, rec: EmailRecord, now: datetime) -> dict:
     row = asdict(rec)
@@ -79,7 +73,7 @@ class EmailWindowSync:
         out.already_held = len(held)
         missing = [mid for mid in listed if mid not in held]
         returned: set[str] = set()
-        parse = PAYLOAD_PARSERS[conn.provider]
+        parse = provider_kit(conn.provider).parse_message
         for chunk in chunks(connector.fetch_messages(missing), WRITE_CHUNK):
             now = datetime.now(UTC)
             rows, quarantined = [], []

@@ -2,39 +2,37 @@
 
 import dagster as dg
 
-from assets.connectors import ConnectorFactory
 from assets.dedupe_tables import rebuild_emails
 from assets.email_sync import EmailWindowSync
-from assets.partition_sync import SYNC_RETRY_POLICY, dedupe_metadata, run_partition_sync
-from orchestration.partitions import split_tenant_day_key, tenant_day_partitions
-from resources.dagster_resources import CredentialVaultResource, WarehouseResource
-from resources.google_resource import GoogleWorkspaceResource
-from resources.microsoft_resource import MicrosoftGraphResource
+from assets.partition_sync import (
+    PROVIDER_LABELS,
+    SYNC_RESOURCE_KEYS,
+    SYNC_RETRY_POLICY,
+    dedupe_metadata,
+    run_partition_sync,
+    sync_resources,
+)
+from assets.partitions import split_tenant_day_key, tenant_day_partitions
+from resources.dagster_resources import WarehouseResource
+from resources.providers import PROVIDERS
 from resources.registry import Registry
 
 
 @dg.asset(
     partitions_def=tenant_day_partitions,
     group_name="email",
-    kinds={"gmail", "outlook"},
+    kinds={kit.mail_kind for kit in PROVIDERS.values()},
+    required_resource_keys=SYNC_RESOURCE_KEYS,
     op_tags={"touchpoint/sync": "mail"},
     retry_policy=SYNC_RETRY_POLICY,
     description=(
-        "Every message of every connected mailbox of the tenant (Gmail and Microsoft 365), "
+        f"Every message of every connected mailbox of the tenant ({PROVIDER_LABELS}), "
         "received in the partition's UTC day, drafts, spam/junk and trash/deleted excluded: "
         "one row per mailbox copy."
     ),
 )
-def raw_emails(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    vault: CredentialVaultResource,
-    google: GoogleWorkspaceResource,
-    microsoft: MicrosoftGraphResource,
-) -> dg.MaterializeResult:
-    store = warehouse.get()
-    registry = vault.registry(store)
-    connectors = ConnectorFactory(registry, google, microsoft)
+def raw_emails(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    store, registry, connectors = sync_resources(context.resources)
     return run_partition_sync(context, registry, EmailWindowSync(store, connectors.mail))
 
 

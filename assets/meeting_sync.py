@@ -12,25 +12,17 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from assets.email_records import QuarantinedRecord
-from assets.event_parsing import parse_google_event, parse_graph_event
-from assets.meeting_records import MeetingRecord
 from assets.tenant_sync import CONNECTION_KEY, ConnectionSyncResult, upsert_quarantine
-from resources.provider import CalendarConnector, RawEvent, SyncWindow
+from resources.providers import provider_kit
 from resources.registry import Connection
 from resources.warehouse import Warehouse
+from vocabulary.connectors import CalendarConnector
+from vocabulary.records import MeetingRecord, QuarantinedRecord
+from vocabulary.windows import SyncWindow
 
 CalendarConnectorFactory = Callable[[Connection], CalendarConnector]
 
 RAW_MEETING_KEY = (*CONNECTION_KEY, "provider_event_id")
-
-EVENT_PARSERS: dict[
-    str, Callable[[RawEvent, tuple[str, ...]], MeetingRecord | QuarantinedRecord]
-] = {
-    "google": parse_google_event,
-    "microsoft": parse_graph_event,
-}
-
 
 def meeting_row(tenant_id: str, connection_id: str, rec: MeetingRecord, now: datetime) -> dict:
     row = asdict(rec)
@@ -56,7 +48,7 @@ class MeetingWindowSync:
         events = connector.list_events(window)
         out.listed = out.fetched = len(events)
         now = datetime.now(UTC)
-        parse = EVENT_PARSERS[conn.provider]
+        parse = provider_kit(conn.provider).parse_event
         rows, quarantined = [], []
         for raw in events:
             parsed = parse(raw, conn.addresses)

@@ -2,12 +2,30 @@
 
 import dagster as dg
 
+from assets.partitions import split_tenant_day_key
 from assets.tenant_sync import ConnectionSyncResult, TenantSync, TenantSyncResult, WindowSync
-from orchestration.partitions import split_tenant_day_key
-from resources.provider import ConnectionStatus, SyncWindow
+from resources.connectors import ConnectorFactory, provider_settings
+from resources.providers import PROVIDERS
 from resources.registry import Registry, UnknownTenantError
+from resources.warehouse import Warehouse
+from vocabulary.status import ConnectionStatus
+from vocabulary.windows import SyncWindow
 
 BACKFILL_TAG = "dagster/backfill"
+
+SYNC_RESOURCE_KEYS = frozenset({"warehouse", "vault", *PROVIDERS})
+"""What a raw sync asset needs: the warehouse, the credential vault and every provider's
+resource (keyed by provider name, as the provider table lists them)."""
+
+PROVIDER_LABELS = " and ".join(kit.label for kit in PROVIDERS.values())
+
+
+def sync_resources(resources: object) -> tuple[Warehouse, Registry, ConnectorFactory]:
+    """The warehouse, the decrypting registry and the connector factory of one sync step."""
+    store = resources.warehouse.get()  # type: ignore[attr-defined]
+    registry = resources.vault.registry(store)  # type: ignore[attr-defined]
+    return store, registry, ConnectorFactory(registry, provider_settings(resources))
+
 
 COLUMNS = (
     ("connection", "connection_id"),

@@ -16,15 +16,11 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Protocol
 
-from resources.provider import (
-    CREDENTIAL_STATUSES,
-    ApiStats,
-    ConnectionFailure,
-    ConnectionStatus,
-    SyncWindow,
-)
 from resources.registry import Connection, Registry
 from resources.warehouse import Warehouse
+from vocabulary.connectors import ApiStats
+from vocabulary.status import CREDENTIAL_STATUSES, ConnectionFailure, ConnectionStatus
+from vocabulary.windows import SyncWindow
 
 CONNECTION_KEY = ("tenant_id", "connection_id")
 

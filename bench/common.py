@@ -18,17 +18,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assets.connectors import ConnectorFactory
 from assets.email_sync import EmailWindowSync
 from assets.tenant_sync import TenantSync
-from resources.google_resource import GoogleWorkspaceResource
-from resources.microsoft_resource import MicrosoftGraphResource
-from resources.provider import SyncWindow
+from resources.connectors import ConnectorFactory
+from resources.google.resource import GoogleWorkspaceResource
+from resources.microsoft.resource import MicrosoftGraphResource
 from resources.registry import Registry
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
 from sandbox.client import SandboxClient
 from sandbox.postgres import create_database, throwaway_postgres
+from vocabulary.windows import SyncWindow
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -142,7 +142,9 @@ def connector_factory(registry: Registry, base_url: str, workload: dict) -> Conn
         login_base_url=base_url,
         **workload["microsoft_client"],
     )
-    return ConnectorFactory(registry, google, microsoft)
+    return ConnectorFactory(
+        registry, {"google": google.settings(), "microsoft": microsoft.settings()}
+    )
 
 
 def sandbox_totals(client: SandboxClient, fetch_methods: tuple[str, ...]) -> tuple[int, ...]:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 
-from assets.email_parsing import is_syncable, parse_gmail_message
 from assets.email_sync import email_row
 from bench.common import Benchmark, Column, main
-from resources.provider import RawMessage, SyncWindow
+from resources.google.mail_parsing import parse_gmail_message
 from resources.registry import Registry
 from resources.warehouse import Warehouse
 from sandbox.client import SandboxClient
+from vocabulary.records import RawMessage, is_syncable
+from vocabulary.windows import SyncWindow
 
 GMAIL_USER_QUOTA = 250  # units per second per user
 

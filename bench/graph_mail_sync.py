@@ -20,18 +20,18 @@ from datetime import UTC, datetime
 
 import requests
 
-from assets.email_parsing import is_syncable
-from assets.email_records import EmailRecord
 from assets.email_sync import email_row
-from assets.graph_parsing import FOLDER_KEY, parse_graph_message
 from bench.common import Benchmark, main
-from resources.graph_client import graph_time, query_string
-from resources.microsoft_auth import GRAPH_MAIL_SCOPES, MicrosoftTokens
-from resources.microsoft_mail import LABELLED_FOLDERS, SKIPPED_FOLDERS
-from resources.provider import ApiStats, RawMessage, SyncWindow
+from resources.microsoft.auth import GRAPH_MAIL_SCOPES, MicrosoftTokens
+from resources.microsoft.client import graph_time, query_string
+from resources.microsoft.mail_connector import LABELLED_FOLDERS, SKIPPED_FOLDERS
+from resources.microsoft.mail_parsing import FOLDER_KEY, parse_graph_message
 from resources.registry import Registry
 from resources.warehouse import Warehouse
 from sandbox.client import SandboxClient
+from vocabulary.connectors import ApiStats
+from vocabulary.records import EmailRecord, RawMessage, is_syncable
+from vocabulary.windows import SyncWindow
 
 NAIVE_PAGE = 10
 

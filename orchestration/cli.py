@@ -24,7 +24,8 @@ from typing import Any, NoReturn
 import sqlalchemy as sa
 
 from resources import settings
-from resources.registry import PROVIDERS, Connection, Registry, RegistryError, Tenant
+from resources.providers import PROVIDERS
+from resources.registry import Connection, Registry, RegistryError, Tenant
 from resources.secrets import SecretKeyError, generate_key
 from resources.warehouse import Warehouse, WarehouseError
 
@@ -102,7 +103,7 @@ def _add_demo_commands(commands: Any) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from orchestration.demo import run_demo
 
-    return run_demo(port=args.port, days=args.days)
+    return run_demo(main, port=args.port, days=args.days)
 
 
 def cmd_dev(args: argparse.Namespace) -> int:

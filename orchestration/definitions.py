@@ -9,8 +9,7 @@ from assets.meetings import meetings, raw_meetings
 from orchestration.jobs import tenant_sync_job
 from orchestration.schedules import hourly_sync_schedule
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
-from resources.google_resource import GoogleWorkspaceResource
-from resources.microsoft_resource import MicrosoftGraphResource
+from resources.providers import PROVIDERS
 from resources.settings import WAREHOUSE_URL_ENV, default_warehouse_url
 from sensors.tenant_partitions import tenant_partitions_sensor
 
@@ -30,16 +29,6 @@ defs = dg.Definitions(
     resources={
         "warehouse": WarehouseResource(url=_warehouse_url()),
         "vault": CredentialVaultResource(secret_key=dg.EnvVar("TOUCHPOINT_SECRET_KEY")),
-        "google": GoogleWorkspaceResource(
-            base_url=dg.EnvVar("TOUCHPOINT_GOOGLE_BASE_URL"),
-            client_id=dg.EnvVar("TOUCHPOINT_GOOGLE_CLIENT_ID"),
-            client_secret=dg.EnvVar("TOUCHPOINT_GOOGLE_CLIENT_SECRET"),
-        ),
-        "microsoft": MicrosoftGraphResource(
-            login_base_url=dg.EnvVar("TOUCHPOINT_MICROSOFT_LOGIN_BASE_URL"),
-            graph_base_url=dg.EnvVar("TOUCHPOINT_MICROSOFT_GRAPH_BASE_URL"),
-            client_id=dg.EnvVar("TOUCHPOINT_MICROSOFT_CLIENT_ID"),
-            client_secret=dg.EnvVar("TOUCHPOINT_MICROSOFT_CLIENT_SECRET"),
-        ),
+        **{name: kit.resource() for name, kit in PROVIDERS.items()},
     },
 )

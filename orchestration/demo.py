@@ -12,22 +12,24 @@ import io
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from resources.providers import PROVIDERS
 from resources.secrets import generate_key
 from resources.settings import state_dir
-from sandbox.workload import (
-    GOOGLE_CLIENT_ID,
-    GOOGLE_CLIENT_SECRET,
-    MICROSOFT_CLIENT_ID,
-    MICROSOFT_CLIENT_SECRET,
-)
+from sandbox.workload import APP_CREDENTIALS
+
+CommandLine = Callable[[list[str]], int]
+"""`touchpoint` as a function of its arguments (orchestration.cli.main), handed in by the CLI so
+the demo registers tenants exactly as an operator would, without importing the CLI back."""
 
 DEMO_SEED = 7
-DEMO_PROVIDERS = ("google", "microsoft")
-DEMO_MAILBOXES_PER_TENANT = 6  # three Google and three Microsoft 365 mailboxes per tenant
+DEMO_PROVIDERS = tuple(PROVIDERS)
+DEMO_MAILBOXES_PER_TENANT = 6  # three mailboxes of each provider per tenant
+SANDBOX_URL_ENV = "TOUCHPOINT_SANDBOX_URL"
 DEFAULT_SANDBOX_PORT = 8765
 ENV_FILE = ".env"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -86,17 +88,13 @@ def _load_or_create_key(path: Path) -> str:
 
 
 def provider_environment(sandbox_url: str) -> dict[str, str]:
-    """The provider settings that point the code location's Google and Microsoft resources at
-    a sandbox instead of the real identity platforms and APIs."""
-    return {
-        "TOUCHPOINT_GOOGLE_BASE_URL": sandbox_url,
-        "TOUCHPOINT_GOOGLE_CLIENT_ID": GOOGLE_CLIENT_ID,
-        "TOUCHPOINT_GOOGLE_CLIENT_SECRET": GOOGLE_CLIENT_SECRET,
-        "TOUCHPOINT_MICROSOFT_LOGIN_BASE_URL": sandbox_url,
-        "TOUCHPOINT_MICROSOFT_GRAPH_BASE_URL": sandbox_url + "/v1.0",
-        "TOUCHPOINT_MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT_ID,
-        "TOUCHPOINT_MICROSOFT_CLIENT_SECRET": MICROSOFT_CLIENT_SECRET,
-    }
+    """The settings that point every provider's resource at a sandbox instead of the real
+    identity platforms and APIs, with the sandbox's app credentials."""
+    env = {SANDBOX_URL_ENV: sandbox_url}
+    for name, kit in PROVIDERS.items():
+        client_id, client_secret = APP_CREDENTIALS[name]
+        env.update(kit.sandbox_env(sandbox_url, client_id, client_secret))
+    return env
 
 
 def demo_environment(sandbox_url: str, sandbox_now: datetime) -> dict[str, str]:
@@ -138,7 +136,7 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
-def _register(workload, cli_main) -> None:
+def _register(workload, cli_main: CommandLine) -> None:
     """Registers the sandbox's tenants and mailboxes through the `touchpoint` CLI, idempotently."""
 
     out = io.StringIO()
@@ -194,9 +192,8 @@ def _recent_days(now: datetime, count: int) -> list[str]:
     return [(today - timedelta(days=i)).isoformat() for i in reversed(range(count))]
 
 
-def run_demo(port: int = DEFAULT_SANDBOX_PORT, days: int = 3) -> int:
-    """Runs the whole demo; returns the process exit code."""
-    from orchestration.cli import main as cli_main
+def run_demo(cli_main: CommandLine, port: int = DEFAULT_SANDBOX_PORT, days: int = 3) -> int:
+    """Runs the whole demo, registering through `cli_main`; returns the process exit code."""
     from sandbox.server import SandboxServer
     from sandbox.workload import generate_workload
 
@@ -242,8 +239,8 @@ def run_demo(port: int = DEFAULT_SANDBOX_PORT, days: int = 3) -> int:
 def _materialize(workload, days: int, now: datetime) -> int:
     import dagster as dg
 
+    from assets.partitions import tenant_day_key, tenant_partitions
     from orchestration.definitions import defs
-    from orchestration.partitions import tenant_day_key, tenant_partitions
     from sensors.tenant_partitions import tenant_partition_requests
 
     instance = dg.DagsterInstance.get()
@@ -326,7 +323,7 @@ def _print_summary(summaries: list[TenantSummary], deduped: dict[str, tuple[int,
             print(
                 f"{s.tenant_id:<14} {name:<10} {len(p.mailboxes):>9} {p.emails_new:>8} "
                 f"{p.emails_held:>6} {p.meetings:>8} {p.quarantined:>8} {p.api_calls:>9} "
-                f"{p.quota_units if name == 'google' else '-':>11} {p.seconds:>7.1f}"
+                f"{p.quota_units or '-':>11} {p.seconds:>7.1f}"
             )
             for problem in sorted(p.not_active):
                 print(f"    not active: {problem}")
@@ -337,8 +334,8 @@ def _print_summary(summaries: list[TenantSummary], deduped: dict[str, tuple[int,
         )
     print(
         "new mail = copies synced this run; held = already in the warehouse (a re-run fetches "
-        "none);\nquota units = Gmail's per-user units (Graph has none); seconds = time in the "
-        "provider's connections, 'all' = the tenant's runs end to end"
+        "none);\nquota units = the provider's per-user quota units (- where none); "
+        "seconds = time in the provider's connections, 'all' = the tenant's runs end to end"
     )
 
 
@@ -350,12 +347,12 @@ def run_dev(dagster_args: list[str]) -> int:
     from urllib.parse import urlparse
 
     settings = read_env_file(Path(ENV_FILE))
-    if "TOUCHPOINT_GOOGLE_BASE_URL" not in settings:
+    if SANDBOX_URL_ENV not in settings:
         print("no .env from the demo here: run `bash scripts/demo.sh` first", file=sys.stderr)
         return 2
     env = dict(os.environ, **settings)
     bin_dir = Path(sys.executable).parent
-    port = str(urlparse(settings["TOUCHPOINT_GOOGLE_BASE_URL"]).port)
+    port = str(urlparse(settings[SANDBOX_URL_ENV]).port)
     commands = [
         [
             str(bin_dir / "touchpoint-sandbox"),

@@ -4,11 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from assets.partitions import tenant_day_key, tenant_partitions
 from orchestration.jobs import tenant_sync_job
-from orchestration.partitions import tenant_day_key, tenant_partitions
 from resources.dagster_resources import WarehouseResource
-from resources.provider import ConnectionStatus
 from resources.registry import Registry
+from vocabulary.status import ConnectionStatus
 
 
 def days_to_sync(scheduled_at: datetime) -> list[str]:

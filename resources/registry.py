@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 
 from resources.migrations import STREAMS, to_utc
-from resources.provider import ConnectionStatus
+from resources.providers import PROVIDERS
 from resources.secrets import TokenCipher
 from resources.warehouse import Warehouse
+from vocabulary.status import ConnectionStatus
 
-PROVIDERS = ("google", "microsoft")
 TENANT_SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*$")

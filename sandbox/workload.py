@@ -38,6 +38,11 @@ GOOGLE_SCOPES = (GMAIL_READONLY_SCOPE, CALENDAR_READONLY_SCOPE)
 
 MICROSOFT_CLIENT_ID = "3f8a2c71-5b4e-4d9a-8e21-6c0f9b7d2a54"
 MICROSOFT_CLIENT_SECRET = "sbx8Q~touchpoint-sandbox-microsoft-client-secret"
+APP_CREDENTIALS = {
+    "google": (GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET),
+    "microsoft": (MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET),
+}
+"""The (client id, client secret) the sandbox accepts from each provider's app."""
 GRAPH_MAIL_SCOPE = "https://graph.microsoft.com/Mail.Read"
 GRAPH_CALENDARS_SCOPE = "https://graph.microsoft.com/Calendars.Read"
 MICROSOFT_SCOPES = ("offline_access", GRAPH_MAIL_SCOPE, GRAPH_CALENDARS_SCOPE)

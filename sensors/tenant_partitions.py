@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration.partitions import tenant_partitions
+from assets.partitions import tenant_partitions
 from resources.dagster_resources import WarehouseResource
 from resources.registry import Registry
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from assets.emails import raw_emails
-from orchestration.partitions import tenant_day_key, tenant_partitions
+from assets.partitions import tenant_day_key, tenant_partitions
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
-from resources.google_resource import GoogleWorkspaceResource
-from resources.microsoft_resource import MicrosoftGraphResource
+from resources.google.resource import GoogleWorkspaceResource
+from resources.microsoft.resource import MicrosoftGraphResource
 from resources.registry import Connection, Registry
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse

@@ -17,8 +17,8 @@ import dagster as dg
 import pytest
 import requests
 
+from assets.partitions import tenant_partitions
 from orchestration.demo import provider_environment
-from orchestration.partitions import tenant_partitions
 from resources.registry import Registry
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse

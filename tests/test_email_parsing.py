@@ -17,22 +17,19 @@ from typing import Any
 
 import pytest
 
-from assets.email_parsing import (
-    EXCERPT_LIMIT,
+from resources.google.mail_connector import METADATA_HEADERS
+from resources.google.mail_parsing import parse_gmail_message
+from sandbox.gmail_payload import PayloadCache, message_resource
+from sandbox.workload import generate_workload
+from vocabulary.headers import (
     decode_encoded_words,
-    is_syncable,
-    normalize_address,
     parse_address_list,
     parse_date,
-    parse_gmail_message,
     parse_message_id,
     unfold,
 )
-from assets.email_records import EmailRecord, QuarantinedRecord
-from resources.google_mail import METADATA_HEADERS
-from resources.provider import RawMessage
-from sandbox.gmail_payload import PayloadCache, message_resource
-from sandbox.workload import generate_workload
+from vocabulary.records import EmailRecord, QuarantinedRecord, RawMessage, is_syncable
+from vocabulary.text import EXCERPT_LIMIT, normalize_address
 
 INTERNAL_MS = 1_763_719_200_123  # 2025-11-21T10:00:00.123Z
 

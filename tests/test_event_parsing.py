@@ -8,18 +8,12 @@ from typing import Any
 
 import pytest
 
-from assets.email_records import QuarantinedRecord
-from assets.event_parsing import (
-    events_in_window,
-    google_event_start,
-    graph_event_start,
-    normalize_ical_uid,
-    parse_google_event,
-    parse_graph_event,
-)
-from assets.meeting_records import RESPONSES, Attendee, MeetingRecord
-from resources.microsoft_calendar import EVENT_FIELDS
-from resources.provider import RawEvent, SyncWindow
+from resources.google.event_parsing import google_event_start, parse_google_event
+from resources.microsoft.calendar_connector import EVENT_FIELDS
+from resources.microsoft.event_parsing import graph_event_start, parse_graph_event
+from vocabulary.events import events_in_window, normalize_ical_uid
+from vocabulary.records import RESPONSES, Attendee, MeetingRecord, QuarantinedRecord, RawEvent
+from vocabulary.windows import SyncWindow
 
 OWNER = ("owner@tenant.example", "o.alias@tenant.example")
 GOID_CLASS = bytes.fromhex("040000008200E00074C5B7101A82E008")

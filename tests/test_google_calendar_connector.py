@@ -11,12 +11,11 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from assets.email_records import QuarantinedRecord
-from assets.event_parsing import parse_google_event
-from assets.meeting_records import MeetingRecord
-from resources.google_calendar import GoogleCalendarConnector
-from resources.google_resource import GoogleWorkspaceResource
-from resources.provider import ConnectionFailure, ConnectionStatus, SyncWindow
+from resources.google.calendar_connector import GoogleCalendarConnector
+from resources.google.event_parsing import parse_google_event
+from resources.google.kit import GOOGLE
+from resources.google.resource import GoogleWorkspaceResource
+from resources.google.settings import GoogleSettings
 from sandbox.server import SandboxServer
 from sandbox.workload import (
     GOOGLE_CLIENT_ID,
@@ -25,6 +24,10 @@ from sandbox.workload import (
     Workload,
     generate_workload,
 )
+from vocabulary.connectors import MailboxCredentials
+from vocabulary.records import MeetingRecord, QuarantinedRecord
+from vocabulary.status import ConnectionFailure, ConnectionStatus
+from vocabulary.windows import SyncWindow
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -78,14 +81,15 @@ def span(workload: Workload) -> SyncWindow:
 def connector_for(
     server: SandboxServer, mailbox: Mailbox, **options: Any
 ) -> GoogleCalendarConnector:
-    return GoogleCalendarConnector(
-        mailbox.address,
-        mailbox.refresh_token,
+    if "page_size" in options:
+        options["calendar_page_size"] = options.pop("page_size")
+    settings = GoogleSettings(
         base_url=server.base_url,
         client_id=GOOGLE_CLIENT_ID,
         client_secret=GOOGLE_CLIENT_SECRET,
         **options,
     )
+    return GoogleCalendarConnector(mailbox.address, mailbox.refresh_token, settings=settings)
 
 
 def truth_ids(server: SandboxServer, mailbox: Mailbox, window: SyncWindow) -> list[str]:
@@ -313,7 +317,9 @@ def test_resource_hands_out_a_working_calendar_connector(
         client_id=GOOGLE_CLIENT_ID,
         client_secret=dg.EnvVar("TEST_GOOGLE_CLIENT_SECRET"),
     ).process_config_and_initialize()
-    connector = resource.calendar_connector(mailbox.address, mailbox.refresh_token)
+    connector = GOOGLE.calendar_connector(
+        resource.settings(), MailboxCredentials(mailbox.address, mailbox.refresh_token)
+    )
     assert connector.provider == "google"
     events = connector.list_events(span)
     assert sorted(e.provider_event_id for e in events) == truth_ids(server, mailbox, span)

@@ -12,14 +12,14 @@ import pytest
 from google.auth import exceptions as auth_exceptions
 from googleapiclient.errors import HttpError
 
-from resources.google_errors import (
+from resources.google.errors import (
     EXPLANATIONS,
     classify,
     is_rate_limit,
     is_retryable,
     retry_after_seconds,
 )
-from resources.provider import ConnectionFailure, ConnectionStatus
+from vocabulary.status import ConnectionFailure, ConnectionStatus
 
 SECRET_MARKER = "BODY-TEXT-ya29.secret-token-value"
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)

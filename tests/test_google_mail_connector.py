@@ -16,11 +16,11 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from assets.email_parsing import parse_gmail_message
-from assets.email_records import EmailRecord, QuarantinedRecord
-from resources.google_mail import GoogleMailConnector
-from resources.google_resource import GoogleWorkspaceResource
-from resources.provider import ConnectionFailure, ConnectionStatus, SyncWindow
+from resources.google.kit import GOOGLE
+from resources.google.mail_connector import GoogleMailConnector
+from resources.google.mail_parsing import parse_gmail_message
+from resources.google.resource import GoogleWorkspaceResource
+from resources.google.settings import GoogleSettings
 from resources.rate_limit import QuotaPacer
 from sandbox.server import SandboxServer
 from sandbox.workload import (
@@ -30,6 +30,10 @@ from sandbox.workload import (
     Workload,
     generate_workload,
 )
+from vocabulary.connectors import MailboxCredentials
+from vocabulary.records import EmailRecord, QuarantinedRecord
+from vocabulary.status import ConnectionFailure, ConnectionStatus
+from vocabulary.windows import SyncWindow
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -74,14 +78,13 @@ def window(workload: Workload) -> SyncWindow:
 
 
 def make_connector(server: SandboxServer, mailbox: Mailbox, **options: Any) -> GoogleMailConnector:
-    return GoogleMailConnector(
-        mailbox.address,
-        mailbox.refresh_token,
+    settings = GoogleSettings(
         base_url=server.base_url,
         client_id=GOOGLE_CLIENT_ID,
         client_secret=GOOGLE_CLIENT_SECRET,
         **options,
     )
+    return GoogleMailConnector(mailbox.address, mailbox.refresh_token, settings=settings)
 
 
 def truth_ids(server: SandboxServer, mailbox: Mailbox, window: SyncWindow) -> list[str]:
@@ -532,7 +535,9 @@ def test_resource_hands_out_working_connectors(
         client_secret=dg.EnvVar("TEST_GOOGLE_CLIENT_SECRET"),
         batch_size=25,
     ).process_config_and_initialize()
-    connector = resource.mail_connector(mailbox.address, mailbox.refresh_token)
+    connector = GOOGLE.mail_connector(
+        resource.settings(), MailboxCredentials(mailbox.address, mailbox.refresh_token)
+    )
     ids = connector.list_message_ids(window)
     assert sorted(ids) == sorted(truth_ids(server, mailbox, window))
     assert len(list(connector.fetch_messages(ids))) == len(ids)

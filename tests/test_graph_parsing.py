@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from assets.email_parsing import is_syncable, parse_gmail_message
-from assets.email_records import EmailRecord, QuarantinedRecord
-from assets.graph_parsing import FOLDER_KEY, parse_graph_datetime, parse_graph_message
-from resources.microsoft_mail import MESSAGE_FIELDS
-from resources.provider import RawMessage
+from resources.google.mail_parsing import parse_gmail_message
+from resources.microsoft.mail_connector import MESSAGE_FIELDS
+from resources.microsoft.mail_parsing import FOLDER_KEY, parse_graph_message
+from vocabulary.records import EmailRecord, QuarantinedRecord, RawMessage, is_syncable
+from vocabulary.times import parse_iso_datetime
 
 MESSAGE_ID = "AAMkAGI2TG93AAA="
 
@@ -187,11 +187,11 @@ def test_in_reply_to_from_selected_headers() -> None:
     ],
 )
 def test_graph_datetimes(text: Any, expected: datetime | None) -> None:
-    assert parse_graph_datetime(text) == expected
+    assert parse_iso_datetime(text) == expected
 
 
 def test_offsetless_time_in_another_zone_is_not_guessed() -> None:
-    assert parse_graph_datetime("2026-11-20T09:15:02", "Pacific Standard Time") is None
+    assert parse_iso_datetime("2026-11-20T09:15:02", "Pacific Standard Time") is None
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from assets.emails import emails, raw_emails
 from assets.meetings import meetings, raw_meetings
-from resources.provider import ConnectionStatus
 from stack import WORKLOAD_NOW, running_stack
+from vocabulary.status import ConnectionStatus
 
 MEETING_ASSETS = [raw_meetings, meetings]
 MAIL_ASSETS = [raw_emails, emails]

@@ -15,15 +15,13 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from assets.email_records import EmailRecord, QuarantinedRecord
-from assets.event_parsing import parse_graph_event
-from assets.graph_parsing import parse_graph_message
-from assets.meeting_records import MeetingRecord
-from resources.graph_client import GraphSettings
-from resources.microsoft_calendar import GraphCalendarConnector
-from resources.microsoft_mail import GraphMailConnector
-from resources.microsoft_resource import MicrosoftGraphResource
-from resources.provider import ConnectionFailure, ConnectionStatus, SyncWindow
+from resources.microsoft.calendar_connector import GraphCalendarConnector
+from resources.microsoft.event_parsing import parse_graph_event
+from resources.microsoft.kit import MICROSOFT
+from resources.microsoft.mail_connector import GraphMailConnector
+from resources.microsoft.mail_parsing import parse_graph_message
+from resources.microsoft.resource import MicrosoftGraphResource
+from resources.microsoft.settings import GraphSettings
 from sandbox.server import SandboxServer
 from sandbox.workload import (
     MICROSOFT_CLIENT_ID,
@@ -32,6 +30,10 @@ from sandbox.workload import (
     Workload,
     generate_workload,
 )
+from vocabulary.connectors import MailboxCredentials
+from vocabulary.records import EmailRecord, MeetingRecord, QuarantinedRecord
+from vocabulary.status import ConnectionFailure, ConnectionStatus
+from vocabulary.windows import SyncWindow
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -93,14 +95,12 @@ def settings(server: SandboxServer) -> dict[str, Any]:
 def mail(server: SandboxServer, mailbox: Mailbox, **options: Any) -> GraphMailConnector:
     cache = options.pop("token_cache", None)
     save = options.pop("save_token_cache", None)
-    batch = {"batch_size": options.pop("batch_size")} if "batch_size" in options else {}
     return GraphMailConnector(
         mailbox.address,
         mailbox.refresh_token,
         cache,
         save,
         settings=GraphSettings(**{**settings(server), **options}),
-        **batch,
     )
 
 
@@ -625,12 +625,16 @@ def test_resource_hands_out_working_connectors(
     )
     live = resource.process_config_and_initialize()
     saved: list[str] = []
-    mail_connector = live.mail_connector(mailbox.address, mailbox.refresh_token, None, saved.append)
+    settings = live.settings()
+    mail_connector = MICROSOFT.mail_connector(
+        settings, MailboxCredentials(mailbox.address, mailbox.refresh_token, None, saved.append)
+    )
     assert sorted(mail_connector.list_message_ids(window)) == sorted(
         truth_ids(server, mailbox, window)
     )
-    calendar_connector = live.calendar_connector(
-        mailbox.address, mailbox.refresh_token, saved[-1], saved.append
+    calendar_connector = MICROSOFT.calendar_connector(
+        settings,
+        MailboxCredentials(mailbox.address, mailbox.refresh_token, saved[-1], saved.append),
     )
     events = calendar_connector.list_events(window)
     truth = server.state.truth_events(mailbox.address, window.start, window.end)

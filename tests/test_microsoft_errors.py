@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from resources.microsoft_errors import (
+from resources.microsoft.errors import (
     aadsts_codes,
     classify_exception,
     classify_graph_error,
@@ -16,7 +16,7 @@ from resources.microsoft_errors import (
     is_retryable_status,
     is_retryable_token_error,
 )
-from resources.provider import CREDENTIAL_STATUSES, ConnectionFailure, ConnectionStatus
+from vocabulary.status import CREDENTIAL_STATUSES, ConnectionFailure, ConnectionStatus
 
 SECRET = "0.AXsbx-secret-refresh-token-value"
 

@@ -9,8 +9,8 @@ from email.message import EmailMessage
 import dagster as dg
 import pytest
 
-from resources.provider import ConnectionStatus
 from stack import WORKLOAD_NOW, fast_google, running_stack
+from vocabulary.status import ConnectionStatus
 
 DAY = (WORKLOAD_NOW - timedelta(days=1)).date().isoformat()
 VOLATILE = {"synced_at"}

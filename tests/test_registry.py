@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from resources.provider import ConnectionStatus
 from resources.registry import (
     DuplicateConnectionError,
     DuplicateTenantError,
@@ -28,6 +27,7 @@ from resources.secrets import (
     generate_key,
 )
 from resources.warehouse import Warehouse
+from vocabulary.status import ConnectionStatus
 
 TOKEN = "1//0g-very-secret-refresh-token-Zq9"
 DAY = datetime(2026, 11, 20, tzinfo=UTC)

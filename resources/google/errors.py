@@ -18,7 +18,7 @@ import httplib2
 from google.auth import exceptions as auth_exceptions
 from googleapiclient.errors import HttpError
 
-from resources.provider import ConnectionFailure, ConnectionStatus
+from vocabulary.status import ConnectionFailure, ConnectionStatus
 
 EXPLANATIONS: dict[ConnectionStatus, str] = {
     ConnectionStatus.INVALID_CREDENTIALS: (

@@ -9,10 +9,8 @@ failures turned into `ConnectionFailure` with no provider text and no token in t
 from __future__ import annotations
 
 import math
-import random
-import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +18,14 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest
 
-from assets.email_parsing import safe_excerpt
-from resources.google_client import GoogleApiSession, UndecodedJsonModel, decode_json_object
-from resources.google_errors import classify, failure, is_retryable, retry_after_seconds
-from resources.provider import ApiStats, ConnectionStatus, RawMessage, SyncWindow
+from resources.google.client import GoogleApiSession, UndecodedJsonModel, decode_json_object
+from resources.google.errors import classify, failure, is_retryable, retry_after_seconds
+from resources.google.settings import MAX_BATCH_SIZE, GoogleSettings
+from vocabulary.connectors import ApiStats
+from vocabulary.records import RawMessage
+from vocabulary.status import ConnectionStatus
+from vocabulary.text import safe_excerpt
+from vocabulary.windows import SyncWindow
 
 METADATA_HEADERS = (
     "From",
@@ -42,7 +44,6 @@ LIST_METHOD = "gmail.users.messages.list"
 GET_METHOD = "gmail.users.messages.get"
 QUOTA_COSTS = {LIST_METHOD: 5, GET_METHOD: 5}
 """Gmail's quota units per call."""
-MAX_BATCH_SIZE = 100
 LIST_PAGE_SIZE = 500
 
 _BATCH_ENVELOPE_ERRORS: tuple[type[BaseException], ...] = (
@@ -88,43 +89,25 @@ class GoogleMailConnector:
         owner_email: str,
         refresh_token: str,
         *,
-        base_url: str,
-        client_id: str,
-        client_secret: str,
-        token_uri: str | None = None,
-        batch_size: int = 50,
-        quota_units_per_second: int = 250,
-        max_attempts: int = 8,
-        max_retry_wait_seconds: float = 60.0,
-        timeout_seconds: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
+        settings: GoogleSettings,
     ) -> None:
         cost = QUOTA_COSTS[GET_METHOD]
+        quota_units_per_second = settings.quota_units_per_second
         if quota_units_per_second < cost:
             raise ValueError(f"quota_units_per_second must be at least {cost}")
-        base = base_url.rstrip("/")
+        base = settings.root
         self.owner_email = owner_email
         self.stats = ApiStats()
         self.vanished_message_ids: list[str] = []
         """Ids listed earlier but gone (404) when fetched; not yielded."""
         self._batch_uri = base + "/batch/gmail/v1"
-        self._batch_size = max(1, min(batch_size, MAX_BATCH_SIZE, quota_units_per_second // cost))
-        self._max_attempts = max(1, max_attempts)
+        # A batch never holds more calls than one second of quota can pay for.
+        self._batch_size = max(
+            1, min(settings.batch_size, MAX_BATCH_SIZE, quota_units_per_second // cost)
+        )
+        self._max_attempts = max(1, settings.max_attempts)
         self._session = GoogleApiSession(
-            refresh_token,
-            token_uri=token_uri or base + "/token",
-            client_id=client_id,
-            client_secret=client_secret,
-            stats=self.stats,
-            units_per_window=quota_units_per_second,
-            max_attempts=max_attempts,
-            max_retry_wait_seconds=max_retry_wait_seconds,
-            timeout_seconds=timeout_seconds,
-            sleep=sleep,
-            clock=clock,
-            rng=rng,
+            refresh_token, settings, stats=self.stats, units_per_window=quota_units_per_second
         )
         self._credentials = self._session.credentials
         self._service = build(

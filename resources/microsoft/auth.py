@@ -22,17 +22,17 @@ import msal
 import requests
 from requests.adapters import HTTPAdapter
 
-from resources.microsoft_errors import (
+from resources.microsoft.errors import (
     NETWORK_ERRORS,
     classify_exception,
     classify_token_error,
     failure,
     is_retryable_token_error,
 )
-from resources.provider import ApiStats, ConnectionFailure, ConnectionStatus
+from resources.microsoft.settings import DEFAULT_TENANT, MICROSOFT_LOGIN_URL
+from vocabulary.connectors import ApiStats
+from vocabulary.status import ConnectionFailure, ConnectionStatus
 
-MICROSOFT_LOGIN_URL = "https://login.microsoftonline.com"
-DEFAULT_TENANT = "organizations"
 GRAPH_MAIL_SCOPES = ("https://graph.microsoft.com/Mail.Read",)
 GRAPH_CALENDAR_SCOPES = ("https://graph.microsoft.com/Calendars.Read",)
 EXPIRY_MARGIN_SECONDS = 300

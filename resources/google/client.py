@@ -8,8 +8,6 @@ and failure classification are the same, so they live here once.
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,9 +19,10 @@ from googleapiclient.errors import HttpError
 from googleapiclient.model import JsonModel
 
 from resources.backoff import Backoff
-from resources.google_errors import NETWORK_ERRORS, classify, is_retryable, retry_after_seconds
-from resources.provider import ApiStats
+from resources.google.errors import NETWORK_ERRORS, classify, is_retryable, retry_after_seconds
+from resources.google.settings import GoogleSettings
 from resources.rate_limit import QuotaPacer
+from vocabulary.connectors import ApiStats
 
 T = TypeVar("T")
 
@@ -81,34 +80,31 @@ class GoogleApiSession:
     def __init__(
         self,
         refresh_token: str,
+        settings: GoogleSettings,
         *,
-        token_uri: str,
-        client_id: str,
-        client_secret: str,
         stats: ApiStats,
         units_per_window: int,
         window_seconds: float = 1.0,
-        max_attempts: int = 8,
-        max_retry_wait_seconds: float = 60.0,
-        timeout_seconds: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
     ) -> None:
         self.stats = stats
-        self.max_attempts = max(1, max_attempts)
-        self.backoff = Backoff(max_retry_wait_seconds, sleep=sleep, rng=rng)
+        self.max_attempts = max(1, settings.max_attempts)
+        self.backoff = Backoff(
+            settings.max_retry_wait_seconds, sleep=settings.sleep, rng=settings.rng
+        )
         self.pacer = QuotaPacer(
-            units_per_window, window_seconds=window_seconds, clock=clock, sleep=sleep
+            units_per_window,
+            window_seconds=window_seconds,
+            clock=settings.clock,
+            sleep=settings.sleep,
         )
         self.credentials = Credentials(
             token=None,
             refresh_token=refresh_token,
-            token_uri=token_uri,
-            client_id=client_id,
-            client_secret=client_secret,
+            token_uri=settings.token_endpoint,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
         )
-        self.http = CountingHttp(stats, timeout_seconds)
+        self.http = CountingHttp(stats, settings.timeout_seconds)
         self.authorized_http = google_auth_httplib2.AuthorizedHttp(self.credentials, http=self.http)
 
     def close(self) -> None:

@@ -16,19 +16,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from assets.email_parsing import safe_excerpt
-from assets.graph_parsing import FOLDER_KEY, identify_listed_item
-from resources.graph_client import (
-    MAX_BATCH_SIZE,
-    GraphSettings,
+from resources.microsoft.auth import GRAPH_MAIL_SCOPES
+from resources.microsoft.client import (
     graph_time,
     open_graph_client,
     select,
     user_path,
 )
-from resources.microsoft_auth import GRAPH_MAIL_SCOPES
-from resources.microsoft_errors import failure
-from resources.provider import ApiStats, ConnectionStatus, RawMessage, SyncWindow
+from resources.microsoft.errors import failure
+from resources.microsoft.mail_parsing import FOLDER_KEY
+from resources.microsoft.settings import MAX_BATCH_SIZE, GraphSettings
+from vocabulary.connectors import ApiStats
+from vocabulary.records import RawMessage
+from vocabulary.status import ConnectionStatus
+from vocabulary.text import identify_listed_item, safe_excerpt
+from vocabulary.windows import SyncWindow
 
 MESSAGE_FIELDS = (
     "receivedDateTime",
@@ -77,7 +79,6 @@ class GraphMailConnector:
         save_token_cache: Callable[[str], None] | None = None,
         *,
         settings: GraphSettings,
-        batch_size: int = MAX_BATCH_SIZE,
     ) -> None:
         self.owner_email = owner_email
         self.stats = ApiStats()
@@ -93,7 +94,7 @@ class GraphMailConnector:
             stats=self.stats,
         )
         self.tokens = self.client.tokens
-        self._batch_size = max(1, min(batch_size, MAX_BATCH_SIZE))
+        self._batch_size = max(1, min(settings.batch_size, MAX_BATCH_SIZE))
         self._page_size = settings.top
         self._user = user_path(owner_email)
         self._folders: dict[str, str] | None = None  # folder id -> well-known name

@@ -14,10 +14,19 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from assets.event_parsing import events_in_window, graph_event_start
-from resources.graph_client import GraphSettings, graph_time, open_graph_client, select, user_path
-from resources.microsoft_auth import GRAPH_CALENDAR_SCOPES
-from resources.provider import ApiStats, RawEvent, SyncWindow
+from resources.microsoft.auth import GRAPH_CALENDAR_SCOPES
+from resources.microsoft.client import (
+    graph_time,
+    open_graph_client,
+    select,
+    user_path,
+)
+from resources.microsoft.event_parsing import graph_event_start
+from resources.microsoft.settings import GraphSettings
+from vocabulary.connectors import ApiStats
+from vocabulary.events import events_in_window
+from vocabulary.records import RawEvent
+from vocabulary.windows import SyncWindow
 
 EVENT_FIELDS = (
     "iCalUId",

@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from resources.provider import ConnectionFailure, ConnectionStatus
+from vocabulary.status import ConnectionFailure, ConnectionStatus
 
 EXPLANATIONS: dict[ConnectionStatus, str] = {
     ConnectionStatus.INVALID_CREDENTIALS: (

@@ -17,7 +17,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -26,26 +26,26 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from resources.backoff import Backoff, retry_after_from_headers
-from resources.microsoft_auth import (
-    DEFAULT_TENANT,
-    MICROSOFT_LOGIN_URL,
+from resources.microsoft.auth import (
     MicrosoftTokens,
     TokenUnavailable,
 )
-from resources.microsoft_errors import (
+from resources.microsoft.errors import (
     NETWORK_ERRORS,
     classify_exception,
     classify_graph_error,
     failure,
     is_retryable_status,
 )
-from resources.provider import ApiStats, ConnectionFailure, ConnectionStatus
+from resources.microsoft.settings import (
+    MAX_BATCH_SIZE,
+    REQUESTS_PER_WINDOW,
+    WINDOW_SECONDS,
+    GraphSettings,
+)
 from resources.rate_limit import QuotaPacer
-
-MAX_BATCH_SIZE = 20
-"""Graph's limit of requests per `$batch`."""
-REQUESTS_PER_WINDOW = 10_000
-WINDOW_SECONDS = 600.0
+from vocabulary.connectors import ApiStats
+from vocabulary.status import ConnectionFailure, ConnectionStatus
 
 
 @dataclass
@@ -359,36 +359,6 @@ def user_path(owner_email: str) -> str:
 
 def select(fields: Sequence[str]) -> str:
     return ",".join(fields)
-
-
-MAX_PAGE_SIZE = 1000
-"""Graph's largest `$top` for messages and calendarView."""
-
-
-@dataclass(frozen=True)
-class GraphSettings:
-    """How to reach Entra and Graph and how hard to push them: one per deployment, shared by
-    every Graph connector (mail and calendar) so both pace, retry and sign in alike."""
-
-    graph_base_url: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    login_base_url: str = MICROSOFT_LOGIN_URL
-    tenant: str = DEFAULT_TENANT
-    page_size: int = MAX_PAGE_SIZE
-    requests_per_ten_minutes: int = REQUESTS_PER_WINDOW
-    throttle_window_seconds: float = WINDOW_SECONDS
-    max_attempts: int = 8
-    max_retry_wait_seconds: float = 60.0
-    timeout_seconds: float = 30.0
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-    rng: random.Random | None = None
-
-    @property
-    def top(self) -> int:
-        """`$top` of listings, within what Graph accepts."""
-        return max(1, min(self.page_size, MAX_PAGE_SIZE))
 
 
 def open_graph_client(

@@ -1,7 +1,7 @@
-"""Turning Microsoft Graph message resources into `EmailRecord`s, without I/O.
+"""Microsoft Graph message resources as `EmailRecord`s, without I/O.
 
 Graph already splits and decodes what Gmail hands over as raw headers, so this parser reads JSON
-fields and reuses email_parsing's helpers only where the two providers must agree: addresses
+fields and reuses the neutral rules only where the two providers must agree: addresses
 (lower-cased bare `local@domain`) and the Internet-Message-ID (the same `<id>` token the Gmail
 parser keeps, so one message seen through both providers gets one id).
 
@@ -12,16 +12,13 @@ Gmail's system labels (`SKIPPED_LABELS` then means the same for both providers).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from assets.email_parsing import normalize_address, parse_message_id, safe_excerpt
-from assets.email_records import EmailRecord, QuarantinedRecord
-from resources.provider import RawMessage
+from vocabulary.headers import parse_message_id
+from vocabulary.records import EmailRecord, QuarantinedRecord, RawMessage, unusable_payload
+from vocabulary.text import json_excerpt, normalize_address, short_repr
+from vocabulary.times import parse_iso_datetime
 
 FOLDER_KEY = "@touchpoint.wellKnownFolder"
 """Payload key (an OData-style annotation, so never a Graph property) the connector fills with
@@ -38,84 +35,17 @@ FOLDER_LABELS: dict[str, str] = {
 }
 """Graph well-known folder names as Gmail system labels; any other folder counts as INBOX."""
 
-_DEFECT_TEXT_LIMIT = 80
-_ID_IN_TEXT = re.compile(r'"id"\s*:\s*"([^"\\\s]{1,400})"')
-_ID_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.@]{1,400}")
-
-
-def _short(value: Any) -> str:
-    return repr(safe_excerpt(str(value), _DEFECT_TEXT_LIMIT))
-
-
-def _json_excerpt(payload: Any) -> str:
-    try:
-        text = json.dumps(payload, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        text = repr(payload)
-    return safe_excerpt(text)
-
-
-def identify_listed_item(item: Any) -> tuple[str, str, str]:
-    """A listed item that is no usable JSON object, as `(id, error, excerpt)` for quarantine.
-
-    Listings carry whole payloads, so a broken item must still be named: by the id its text
-    carries when it does (`"id": "..."` in a truncated object, a lone id in an array), else by
-    a stable stand-in derived from its content, so re-listing files it under the same id.
-    """
-    if isinstance(item, str):
-        text, error = item, "invalid_json"
-        found = _ID_IN_TEXT.search(item)
-        candidate = found[1] if found else None
-    else:
-        text, error = json.dumps(item, ensure_ascii=False, default=str), "not_object"
-        candidate = None
-        if isinstance(item, list):
-            candidate = next(
-                (v for v in item if isinstance(v, str) and _ID_TOKEN.fullmatch(v)), None
-            )
-        elif isinstance(item, Mapping):
-            error = "missing_id"
-    if candidate is None:
-        candidate = "unidentified-" + hashlib.sha256(text.encode()).hexdigest()[:16]
-    return candidate, error, safe_excerpt(text)
-
-
-def parse_graph_datetime(value: Any, zone_name: str | None = "UTC") -> datetime | None:
-    """An ISO 8601 time from Graph as an aware UTC datetime, or None.
-
-    Takes `...Z`, explicit offsets, and Graph's offset-less `dateTimeTimeZone` text with seven
-    fractional digits; an offset-less value is read in `zone_name` (UTC unless told; callers
-    with another zone convert it themselves).
-    """
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        if zone_name not in (None, "UTC", "Etc/UTC", "GMT", "Etc/GMT"):
-            return None
-        parsed = parsed.replace(tzinfo=UTC)
-    try:
-        return parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return None
-
 
 def _recipient(item: Any, label: str, defects: list[str]) -> tuple[str | None, str] | None:
     """`(name, address)` of a Graph recipient, or None (named in `defects`) when unusable."""
     email = item.get("emailAddress") if isinstance(item, Mapping) else None
     if not isinstance(email, Mapping):
-        defects.append(f"{label}: unreadable recipient {_short(item)}")
+        defects.append(f"{label}: unreadable recipient {short_repr(item)}")
         return None
     raw_address = email.get("address")
     address = normalize_address(raw_address) if isinstance(raw_address, str) else None
     if address is None:
-        problem = f"{label}: dropped unparseable address {_short(raw_address)}"
+        problem = f"{label}: dropped unparseable address {short_repr(raw_address)}"
         if problem not in defects:
             defects.append(problem)
         return None
@@ -174,31 +104,24 @@ def parse_graph_message(raw: RawMessage) -> EmailRecord | QuarantinedRecord:
     """
     message_id = raw.provider_message_id
     payload = raw.payload
-    if payload is None:
-        excerpt = safe_excerpt(raw.excerpt) if raw.excerpt is not None else None
-        return QuarantinedRecord(message_id, raw.error or "no_payload", excerpt=excerpt)
-    if not isinstance(payload, Mapping):
-        return QuarantinedRecord(message_id, "not_object", excerpt=_json_excerpt(payload))
+    if (unusable := unusable_payload(message_id, raw)) is not None:
+        return unusable
 
     def quarantine(reason: str) -> QuarantinedRecord:
-        return QuarantinedRecord(message_id, reason, None, _json_excerpt(payload))
+        return QuarantinedRecord(message_id, reason, None, json_excerpt(payload))
 
-    if not isinstance(payload.get("id"), str) or not payload["id"]:
-        return quarantine("missing_id")
-    if payload["id"] != message_id:
-        return quarantine("id_mismatch")
     if payload.get("receivedDateTime") in (None, ""):
         return quarantine("missing_received_time")
-    received_at = parse_graph_datetime(payload["receivedDateTime"])
+    received_at = parse_iso_datetime(payload["receivedDateTime"])
     if received_at is None:
         return quarantine("invalid_received_time")
 
     defects: list[str] = []
     sent_at = None
     if payload.get("sentDateTime") not in (None, ""):
-        sent_at = parse_graph_datetime(payload["sentDateTime"])
+        sent_at = parse_iso_datetime(payload["sentDateTime"])
         if sent_at is None:
-            defects.append(f"sentDateTime: unparseable {_short(payload['sentDateTime'])}")
+            defects.append(f"sentDateTime: unparseable {short_repr(payload['sentDateTime'])}")
 
     internet_message_id = None
     raw_mid = payload.get("internetMessageId")
@@ -227,7 +150,7 @@ def parse_graph_message(raw: RawMessage) -> EmailRecord | QuarantinedRecord:
 
     subject = payload.get("subject")
     if subject is not None and not isinstance(subject, str):
-        defects.append(f"subject: not text {_short(subject)}")
+        defects.append(f"subject: not text {short_repr(subject)}")
         subject = None
     thread_id = payload.get("conversationId")
     return EmailRecord(

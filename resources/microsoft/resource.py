@@ -1,16 +1,21 @@
-"""Microsoft 365 as a Dagster resource: the app's settings, handing out Graph connectors."""
+"""Microsoft 365 as a Dagster resource: Touchpoint's Entra app settings, and nothing else.
+
+Thin on purpose: connectors are built by the provider kit from the plain `GraphSettings` this
+resource hands out, so they test without Dagster.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import dagster as dg
 from pydantic import Field
 
-from resources.graph_client import GraphSettings
-from resources.microsoft_auth import DEFAULT_TENANT, MICROSOFT_LOGIN_URL
-from resources.microsoft_calendar import GraphCalendarConnector
-from resources.microsoft_mail import GraphMailConnector
+from resources.microsoft.settings import (
+    DEFAULT_TENANT,
+    ENV_VARS,
+    MAX_BATCH_SIZE,
+    MICROSOFT_LOGIN_URL,
+    GraphSettings,
+)
 
 
 class MicrosoftGraphResource(dg.ConfigurableResource):
@@ -33,7 +38,9 @@ class MicrosoftGraphResource(dg.ConfigurableResource):
         default=DEFAULT_TENANT,
         description="Authority tenant: 'organizations' (any work account) or a tenant id.",
     )
-    batch_size: int = Field(default=20, ge=1, le=20, description="Requests per $batch.")
+    batch_size: int = Field(
+        default=MAX_BATCH_SIZE, ge=1, le=MAX_BATCH_SIZE, description="Requests per $batch."
+    )
     page_size: int = Field(default=1000, ge=1, le=1000, description="$top of listings.")
     requests_per_ten_minutes: int = Field(
         default=10_000,
@@ -46,6 +53,11 @@ class MicrosoftGraphResource(dg.ConfigurableResource):
     )
     timeout_seconds: float = Field(default=30.0, gt=0, description="HTTP timeout per request.")
 
+    @classmethod
+    def from_env(cls) -> MicrosoftGraphResource:
+        """The deployment's resource: every setting named in ENV_VARS comes from the environment."""
+        return cls(**{key: dg.EnvVar(name) for key, name in ENV_VARS.items()})
+
     def settings(self) -> GraphSettings:
         """What every Graph connector of this deployment signs in and paces with."""
         return GraphSettings(
@@ -55,38 +67,9 @@ class MicrosoftGraphResource(dg.ConfigurableResource):
             client_secret=self.client_secret,
             tenant=self.tenant,
             page_size=self.page_size,
+            batch_size=self.batch_size,
             requests_per_ten_minutes=self.requests_per_ten_minutes,
             max_attempts=self.max_attempts,
             max_retry_wait_seconds=self.max_retry_wait_seconds,
             timeout_seconds=self.timeout_seconds,
-        )
-
-    def mail_connector(
-        self,
-        owner_email: str,
-        refresh_token: str,
-        token_cache: str | None = None,
-        save_token_cache: Callable[[str], None] | None = None,
-    ) -> GraphMailConnector:
-        """A mail connector for one mailbox: its (decrypted) refresh token, msal cache and the
-        callback that stores the cache back (encrypted) when msal changed it."""
-        return GraphMailConnector(
-            owner_email,
-            refresh_token,
-            token_cache,
-            save_token_cache,
-            settings=self.settings(),
-            batch_size=self.batch_size,
-        )
-
-    def calendar_connector(
-        self,
-        owner_email: str,
-        refresh_token: str,
-        token_cache: str | None = None,
-        save_token_cache: Callable[[str], None] | None = None,
-    ) -> GraphCalendarConnector:
-        """A calendar connector for one mailbox; same arguments as `mail_connector`."""
-        return GraphCalendarConnector(
-            owner_email, refresh_token, token_cache, save_token_cache, settings=self.settings()
         )

@@ -9,24 +9,22 @@ midnight of its date), exactly as the parser files it.
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from googleapiclient.discovery import build
 
-from assets.event_parsing import events_in_window, google_event_start
-from resources.google_client import GoogleApiSession, UndecodedJsonModel, decode_json_object
-from resources.google_errors import failure
-from resources.provider import ApiStats, ConnectionStatus, RawEvent, SyncWindow
+from resources.google.client import GoogleApiSession, UndecodedJsonModel, decode_json_object
+from resources.google.errors import failure
+from resources.google.event_parsing import google_event_start
+from resources.google.settings import CALENDAR_PAGE_SIZE, GoogleSettings
+from vocabulary.connectors import ApiStats
+from vocabulary.events import events_in_window
+from vocabulary.records import RawEvent
+from vocabulary.status import ConnectionStatus
+from vocabulary.windows import SyncWindow
 
 LIST_METHOD = "calendar.events.list"
-PAGE_SIZE = 2500
-"""events.list's largest page."""
-REQUESTS_PER_MINUTE = 600
-"""Google Calendar's per-user limit."""
 LOOKBACK = timedelta(minutes=1)
 """timeMin is an exclusive bound on an event's *end*: a zero-length event at the window's first
 instant is only listed when timeMin lies before it."""
@@ -50,37 +48,18 @@ class GoogleCalendarConnector:
         owner_email: str,
         refresh_token: str,
         *,
-        base_url: str,
-        client_id: str,
-        client_secret: str,
-        token_uri: str | None = None,
-        page_size: int = PAGE_SIZE,
-        requests_per_minute: int = REQUESTS_PER_MINUTE,
-        max_attempts: int = 8,
-        max_retry_wait_seconds: float = 60.0,
-        timeout_seconds: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
+        settings: GoogleSettings,
     ) -> None:
-        base = base_url.rstrip("/")
+        base = settings.root
         self.owner_email = owner_email
         self.stats = ApiStats()
-        self._page_size = max(1, min(page_size, PAGE_SIZE))
+        self._page_size = max(1, min(settings.calendar_page_size, CALENDAR_PAGE_SIZE))
         self._session = GoogleApiSession(
             refresh_token,
-            token_uri=token_uri or base + "/token",
-            client_id=client_id,
-            client_secret=client_secret,
+            settings,
             stats=self.stats,
-            units_per_window=requests_per_minute,
+            units_per_window=settings.calendar_requests_per_minute,
             window_seconds=60.0,
-            max_attempts=max_attempts,
-            max_retry_wait_seconds=max_retry_wait_seconds,
-            timeout_seconds=timeout_seconds,
-            sleep=sleep,
-            clock=clock,
-            rng=rng,
         )
         self._credentials = self._session.credentials
         service = build(

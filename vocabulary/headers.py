@@ -1,53 +1,33 @@
-"""Turning provider message payloads into `EmailRecord`s, without I/O.
+"""RFC 5322 header parsing every provider shares, without I/O.
 
-The header helpers (unfolding, RFC 2047 decoding, address lists, dates, message ids) only know
-RFC 5322, so a Microsoft Graph parser can reuse them beside `parse_gmail_message`. Odd headers
-never fail a message: what cannot be read is left out or kept raw and named in
-`header_defects`. Only a payload without what a record needs (id, received time) is quarantined.
+The helpers (unfolding, RFC 2047 decoding, address lists, dates, message ids) only know RFC 5322,
+so a Gmail parser (raw headers) and a Graph parser (decoded fields) agree on addresses and
+Internet-Message-IDs. Odd headers never fail a message: what cannot be read is left out or kept
+raw and named in `defects`.
 """
 
 from __future__ import annotations
 
 import binascii
 import codecs
-import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email import policy
 from email.errors import CharsetError, UndecodableBytesDefect
 from email.headerregistry import Address
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Any
 
-from assets.email_records import SKIPPED_LABELS, EmailRecord, QuarantinedRecord
-from resources.provider import RawMessage
-
-EXCERPT_LIMIT = 500
-_DEFECT_TEXT_LIMIT = 80
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from vocabulary.text import normalize_address, safe_excerpt, short_repr
 
 _FOLD = re.compile(r"\r\n(?=[ \t])|\n(?=[ \t])|\r(?=[ \t])")
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 _QP_BYTE = re.compile(rb"=([0-9A-Fa-f]{2})")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 _SINGLE_HEADERS = ("from", "subject", "date", "message-id", "in-reply-to")
-
-
-# ---- shared, provider-neutral helpers ------------------------------------------------------------
-
-
-def safe_excerpt(text: str, limit: int = EXCERPT_LIMIT) -> str:
-    """At most `limit` printable characters of `text`, for quarantine rows and logs."""
-    return _CONTROL.sub("?", text)[:limit]
-
-
-def _short(text: str) -> str:
-    return repr(safe_excerpt(text, _DEFECT_TEXT_LIMIT))
 
 
 def unfold(value: str) -> tuple[str, bool]:
@@ -101,20 +81,6 @@ def decode_encoded_words(value: str) -> tuple[str, str | None]:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return value, "undecodable encoded word"
     return text, None
-
-
-def normalize_address(addr_spec: str) -> str | None:
-    """The lower-cased bare `local@domain`, or None when it is not a usable address."""
-    candidate = addr_spec.strip()
-    local, at, domain = candidate.rpartition("@")
-    if not at or not local or not domain or ".." in domain or domain.startswith("."):
-        return None
-    quoted_local = len(local) > 1 and local.startswith('"') and local.endswith('"')
-    if any(ch.isspace() or ch in "<>@,;" for ch in domain) or (
-        not quoted_local and any(ch.isspace() or ch in '<>@,;"' for ch in local)
-    ):
-        return None
-    return candidate.lower()
 
 
 def _split_semicolons(value: str) -> str:
@@ -181,7 +147,7 @@ def parse_address_list(header: str, value: str) -> ParsedAddresses:
         address = normalize_address(entry.addr_spec) if entry.domain else None
         if address is None:
             dropped = True
-            problem = f"{label}: dropped unparseable address {_short(entry.addr_spec)}"
+            problem = f"{label}: dropped unparseable address {short_repr(entry.addr_spec)}"
             if problem not in result.defects:
                 result.defects.append(problem)
             continue
@@ -193,7 +159,7 @@ def parse_address_list(header: str, value: str) -> ParsedAddresses:
         result.addresses.append((name.strip() or None, address))
     lost_silently = any("invalid address" in str(d) for d in registry_defects)
     if lost_silently and not dropped:
-        result.defects.append(f"{label}: dropped unparseable address in {_short(value)}")
+        result.defects.append(f"{label}: dropped unparseable address in {short_repr(value)}")
     return result
 
 
@@ -205,7 +171,7 @@ def _parse_address_list_leniently(
     for name, addr_spec in getaddresses([value]):
         address = normalize_address(addr_spec)
         if address is None:
-            shown = _short(addr_spec or name) if addr_spec or name else "entry"
+            shown = short_repr(addr_spec or name) if addr_spec or name else "entry"
             problem = f"{label}: dropped unparseable address {shown}"
             if problem not in result.defects:
                 result.defects.append(problem)
@@ -224,13 +190,13 @@ def parse_date(header_value: str) -> tuple[datetime | None, str | None]:
     try:
         parsed = parsedate_to_datetime(header_value)
     except (TypeError, ValueError, IndexError, OverflowError):
-        return None, f"date: unparseable {_short(header_value)}"
+        return None, f"date: unparseable {short_repr(header_value)}"
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
         return parsed.astimezone(UTC), None
     except OverflowError:
-        return None, f"date: out of range {_short(header_value)}"
+        return None, f"date: out of range {short_repr(header_value)}"
 
 
 def parse_message_id(header: str, value: str) -> tuple[str | None, str | None]:
@@ -342,106 +308,3 @@ def parse_headers(pairs: Iterable[tuple[str, str]]) -> HeaderFields:
 
     out.defects = list(dict.fromkeys([*block.defects, *defects]))
     return out
-
-
-# ---- Gmail -----------------------------------------------------------------------------------
-
-
-def is_syncable(labels: Iterable[str]) -> bool:
-    """False for drafts, spam and trash, which are never synced."""
-    return not SKIPPED_LABELS.intersection(labels)
-
-
-def _json_excerpt(payload: Any) -> str:
-    try:
-        text = json.dumps(payload, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        text = repr(payload)
-    return safe_excerpt(text)
-
-
-def _internal_date(value: Any) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        return None
-    try:
-        millis = int(value)
-        return _EPOCH + timedelta(milliseconds=millis)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _gmail_header_pairs(headers: list[Any], defects: list[str]) -> list[tuple[str, str]]:
-    pairs = []
-    for item in headers:
-        if (
-            isinstance(item, Mapping)
-            and isinstance(item.get("name"), str)
-            and isinstance(item.get("value"), str)
-        ):
-            pairs.append((item["name"], item["value"]))
-        else:
-            defects.append(f"headers: unreadable entry {_short(repr(item))}")
-    return pairs
-
-
-def parse_gmail_message(raw: RawMessage) -> EmailRecord | QuarantinedRecord:
-    """A Gmail `users.messages.get` resource (format=metadata or full) as an EmailRecord.
-
-    Quarantined when the connector got no usable JSON object, or the resource lacks an id, a
-    readable `internalDate` or a `payload` with a header list.
-    """
-    message_id = raw.provider_message_id
-    payload = raw.payload
-    if payload is None:
-        excerpt = safe_excerpt(raw.excerpt) if raw.excerpt is not None else None
-        return QuarantinedRecord(message_id, raw.error or "no_payload", excerpt=excerpt)
-    if not isinstance(payload, Mapping):
-        return QuarantinedRecord(message_id, "not_object", excerpt=_json_excerpt(payload))
-
-    def quarantine(reason: str, received_at: datetime | None = None) -> QuarantinedRecord:
-        return QuarantinedRecord(message_id, reason, received_at, _json_excerpt(payload))
-
-    if not isinstance(payload.get("id"), str) or not payload["id"]:
-        return quarantine("missing_id")
-    if payload["id"] != message_id:
-        return quarantine("id_mismatch")
-    if payload.get("internalDate") in (None, ""):
-        return quarantine("missing_internal_date")
-    received_at = _internal_date(payload["internalDate"])
-    if received_at is None:
-        return quarantine("invalid_internal_date")
-    part = payload.get("payload")
-    if not isinstance(part, Mapping):
-        return quarantine("missing_payload", received_at)
-    headers = part.get("headers", [])
-    if not isinstance(headers, list):
-        return quarantine("bad_headers", received_at)
-
-    defects: list[str] = []
-    fields = parse_headers(_gmail_header_pairs(headers, defects))
-    labels = payload.get("labelIds") or []
-    if not isinstance(labels, list):
-        defects.append("labelIds: not a list")
-        labels = []
-    size = payload.get("sizeEstimate")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
-        defects.append(f"sizeEstimate: not an integer {_short(repr(size))}")
-        size = None
-    thread_id = payload.get("threadId")
-    return EmailRecord(
-        provider_message_id=message_id,
-        received_at=received_at,
-        internet_message_id=fields.internet_message_id,
-        thread_id=thread_id if isinstance(thread_id, str) else None,
-        subject=fields.subject,
-        from_address=fields.from_address,
-        from_name=fields.from_name,
-        to_addresses=fields.to_addresses,
-        cc_addresses=fields.cc_addresses,
-        bcc_addresses=fields.bcc_addresses,
-        sent_at=fields.sent_at,
-        in_reply_to=fields.in_reply_to,
-        labels=[label for label in labels if isinstance(label, str)],
-        size_bytes=size,
-        header_defects=[*defects, *fields.defects],
-    )

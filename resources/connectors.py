@@ -1,0 +1,47 @@
+"""Builds each connection's connectors: its provider's kit, the deployment's plain settings for
+that provider, and the connection's decrypted credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from resources.providers import PROVIDERS, provider_kit
+from resources.registry import Connection, Registry
+from vocabulary.connectors import CalendarConnector, MailboxCredentials, MailConnector
+
+
+def provider_settings(resources: Any) -> dict[str, Any]:
+    """Each provider's plain settings, from a Dagster resources object keyed by provider name."""
+    return {name: getattr(resources, name).settings() for name in PROVIDERS}
+
+
+class ConnectorFactory:
+    """Decrypts a connection's credentials and hands them to its provider's connector.
+
+    The msal token cache (for providers whose library keeps one) travels beside the refresh
+    token, encrypted, and is saved back whenever the library changes it.
+    """
+
+    def __init__(self, registry: Registry, settings: Mapping[str, Any]) -> None:
+        self.registry = registry
+        self.settings = settings
+
+    def credentials(self, conn: Connection) -> MailboxCredentials:
+        def save(cache: str) -> None:
+            self.registry.save_token_cache(conn.connection_id, cache)
+
+        return MailboxCredentials(
+            owner_email=conn.owner_email,
+            refresh_token=self.registry.refresh_token(conn.connection_id),
+            token_cache=self.registry.token_cache(conn.connection_id),
+            save_token_cache=save,
+        )
+
+    def mail(self, conn: Connection) -> MailConnector:
+        kit = provider_kit(conn.provider)
+        return kit.mail_connector(self.settings[kit.name], self.credentials(conn))
+
+    def calendar(self, conn: Connection) -> CalendarConnector:
+        kit = provider_kit(conn.provider)
+        return kit.calendar_connector(self.settings[kit.name], self.credentials(conn))

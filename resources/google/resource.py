@@ -1,0 +1,77 @@
+"""Google Workspace as a Dagster resource: Touchpoint's Google app settings, and nothing else.
+
+Thin on purpose: connectors are built by the provider kit from the plain `GoogleSettings` this
+resource hands out, so they test without Dagster.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field
+
+from resources.google.settings import (
+    CALENDAR_PAGE_SIZE,
+    CALENDAR_REQUESTS_PER_MINUTE,
+    ENV_VARS,
+    GMAIL_QUOTA_UNITS_PER_SECOND,
+    MAX_BATCH_SIZE,
+    GoogleSettings,
+)
+
+
+class GoogleWorkspaceResource(dg.ConfigurableResource):
+    """Touchpoint's Google OAuth app and pacing settings.
+
+    `base_url` has no default on purpose: nothing may reach a real provider unless the
+    deployment says so (the sandbox URL comes from the environment). Pass `client_secret` as
+    `dg.EnvVar` so it never lands in run config.
+    """
+
+    base_url: str = Field(description="Root of Google's APIs, e.g. the sandbox's base URL.")
+    client_id: str = Field(description="OAuth client id of Touchpoint's Google app.")
+    client_secret: str = Field(description="OAuth client secret; pass as dg.EnvVar.")
+    token_uri: str | None = Field(
+        default=None, description="OAuth token endpoint; default base_url + '/token'."
+    )
+    batch_size: int = Field(
+        default=50, ge=1, le=MAX_BATCH_SIZE, description="Gmail calls per batch."
+    )
+    quota_units_per_second: int = Field(
+        default=GMAIL_QUOTA_UNITS_PER_SECOND,
+        ge=5,
+        description="Gmail quota units per second per user to stay under.",
+    )
+    calendar_requests_per_minute: int = Field(
+        default=CALENDAR_REQUESTS_PER_MINUTE,
+        ge=1,
+        description="Google Calendar requests per minute per user to stay under.",
+    )
+    calendar_page_size: int = Field(
+        default=CALENDAR_PAGE_SIZE, ge=1, le=CALENDAR_PAGE_SIZE, description="events.list page."
+    )
+    max_attempts: int = Field(default=8, ge=1, description="Tries per call before giving up.")
+    max_retry_wait_seconds: float = Field(
+        default=60.0, gt=0, description="Longest single wait before a retry."
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0, description="HTTP timeout per request.")
+
+    @classmethod
+    def from_env(cls) -> GoogleWorkspaceResource:
+        """The deployment's resource: the settings without defaults come from the environment."""
+        return cls(**{key: dg.EnvVar(name) for key, name in ENV_VARS.items()})
+
+    def settings(self) -> GoogleSettings:
+        """What every Google connector of this deployment signs in and paces with."""
+        return GoogleSettings(
+            base_url=self.base_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            token_uri=self.token_uri,
+            batch_size=self.batch_size,
+            quota_units_per_second=self.quota_units_per_second,
+            calendar_requests_per_minute=self.calendar_requests_per_minute,
+            calendar_page_size=self.calendar_page_size,
+            max_attempts=self.max_attempts,
+            max_retry_wait_seconds=self.max_retry_wait_seconds,
+            timeout_seconds=self.timeout_seconds,
+        )
