@@ -334,7 +334,7 @@ def _print_summary(summaries: list[TenantSummary], deduped: dict[str, tuple[int,
         )
     print(
         "new mail = copies synced this run; held = already in the warehouse (a re-run fetches "
-        "none);\nquota units = the provider's per-user quota units (- where none); "
+        "none);\nquota units = what counts against the provider's per-mailbox limit; "
         "seconds = time in the provider's connections, 'all' = the tenant's runs end to end"
     )
 

@@ -7,11 +7,10 @@ The sync, the assets, the sensors and the orchestration look providers up in the
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+from paths import ROOT
 from resources.providers import PROVIDERS
 
-ROOT = Path(__file__).resolve().parents[2]
 PROVIDER_FREE_PACKAGES = ("assets", "sensors", "orchestration")
 VENDOR_WORDS = {"gmail", "outlook", "entra", "msal", "googleapiclient", "office365"}
 

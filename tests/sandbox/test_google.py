@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
+from paths import ROOT
 from sandbox import rfc822
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
@@ -38,7 +38,6 @@ from sandbox.workload import (
 )
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")

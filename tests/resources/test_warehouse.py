@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from paths import ROOT
 from resources import warehouse as warehouse_module
 from resources.migrations import MIGRATIONS, schema_metadata
 from resources.warehouse import Warehouse, WarehouseError
 
-ROOT = Path(__file__).resolve().parents[1]
 KEY = ["tenant_id", "connection_id", "provider_message_id"]
 ALL_VERSIONS = [m.version for m in MIGRATIONS]
 T0 = datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=UTC)

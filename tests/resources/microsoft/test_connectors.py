@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import math
 import time
-import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 import pytest
+from checks import assert_leaks_nothing, mailbox_stats, truth_message_ids
 
 from resources.microsoft.calendar_connector import GraphCalendarConnector
 from resources.microsoft.event_parsing import parse_graph_event
@@ -35,7 +35,7 @@ from vocabulary.records import EmailRecord, MeetingRecord, QuarantinedRecord
 from vocabulary.status import ConnectionFailure, ConnectionStatus
 from vocabulary.windows import SyncWindow
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("clean_sandbox")]
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 """Fixed, so the weekly New York series (five weeks before the first day) crosses Nov 1's DST
@@ -54,33 +54,6 @@ def workload() -> Workload:
         include_today=False,
         providers=("microsoft",),
     )
-
-
-@pytest.fixture(scope="module")
-def server(workload: Workload) -> Iterator[SandboxServer]:
-    with SandboxServer(workload) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture(autouse=True)
-def clean_sandbox(server: SandboxServer) -> Iterator[None]:
-    server.state.clear_faults()
-    server.state.set_graph_limits(False)
-    server.state.reset_stats()
-    yield
-    server.state.clear_faults()
-    server.state.set_graph_limits(False, max_concurrent=4, requests_per_window=10_000)
-
-
-@pytest.fixture
-def mailbox(workload: Workload) -> Mailbox:
-    return workload.mailboxes[0]
-
-
-@pytest.fixture
-def window(workload: Workload) -> SyncWindow:
-    day = workload.days[0]
-    return SyncWindow.for_day(datetime(day.year, day.month, day.day, tzinfo=UTC))
 
 
 def settings(server: SandboxServer) -> dict[str, Any]:
@@ -112,25 +85,8 @@ def calendar(server: SandboxServer, mailbox: Mailbox, **options: Any) -> GraphCa
     )
 
 
-def truth_ids(server: SandboxServer, mailbox: Mailbox, window: SyncWindow) -> list[str]:
-    return [row["id"] for row in server.state.truth(mailbox.address, window.start, window.end)]
-
-
-def stats_of(server: SandboxServer, mailbox: Mailbox) -> dict[str, Any]:
-    return server.state.mailbox_stats(mailbox.address)
-
-
 def access_tokens(cache: str) -> list[str]:
     return [item["secret"] for item in json.loads(cache).get("AccessToken", {}).values()]
-
-
-def assert_leaks_nothing(failure: ConnectionFailure, *secrets: str) -> None:
-    text = "".join(traceback.format_exception(failure)) + str(failure) + repr(failure)
-    for secret in secrets:
-        assert secret not in text
-    assert "AADSTS" not in text and "Trace ID" not in text
-    assert failure.__cause__ is None
-    assert failure.__context__ is None
 
 
 class RecordingSleep:
@@ -150,7 +106,7 @@ def test_listing_equals_truth_without_drafts_junk_and_deleted_items(
 ) -> None:
     connector = mail(server, mailbox)
     ids = connector.list_message_ids(window)
-    expected = truth_ids(server, mailbox, window)
+    expected = truth_message_ids(server, mailbox, window)
     everything = server.state.truth(mailbox.address, window.start, window.end, include_skipped=True)
     skipped = {row["id"] for row in everything} - set(expected)
     assert skipped, "the workload should hold drafts, junk or deleted items in this window"
@@ -161,7 +117,7 @@ def test_listing_equals_truth_without_drafts_junk_and_deleted_items(
         "graph.mailFolders.get": 6,
         "graph.messages.list": 1,
     }
-    sandbox = stats_of(server, mailbox)
+    sandbox = mailbox_stats(server, mailbox)
     assert sandbox["http_requests"] == 2 and sandbox["batch_requests"] == 1
     assert sandbox["token_refreshes"] == 1
 
@@ -173,7 +129,7 @@ def test_listed_payloads_are_fetched_without_more_requests_and_parse_to_truth(
     ids = connector.list_message_ids(window)
     server.state.reset_stats()
     fetched = list(connector.fetch_messages(ids))
-    assert stats_of(server, mailbox)["http_requests"] == 0
+    assert mailbox_stats(server, mailbox)["http_requests"] == 0
     assert [m.provider_message_id for m in fetched] == ids
     truth = {r["id"]: r for r in server.state.truth(mailbox.address, window.start, window.end)}
     for raw in fetched:
@@ -200,7 +156,7 @@ def test_every_page_is_followed(
     connector = mail(server, mailbox, page_size=25)
     ids = connector.list_message_ids(window)
     everything = server.state.truth(mailbox.address, window.start, window.end, include_skipped=True)
-    assert sorted(ids) == sorted(truth_ids(server, mailbox, window))
+    assert sorted(ids) == sorted(truth_message_ids(server, mailbox, window))
     assert connector.stats.calls_by_method["graph.messages.list"] == math.ceil(len(everything) / 25)
 
 
@@ -208,7 +164,7 @@ def test_unlisted_ids_are_fetched_through_batches_of_at_most_20(
     workload: Workload, server: SandboxServer, window: SyncWindow
 ) -> None:
     mailbox = workload.mailboxes[1]
-    ids = truth_ids(server, mailbox, window)[:45]
+    ids = truth_message_ids(server, mailbox, window)[:45]
     gone = ids[7]
     server.state.delete_message(mailbox.address, gone)
     connector = mail(server, mailbox)
@@ -216,13 +172,13 @@ def test_unlisted_ids_are_fetched_through_batches_of_at_most_20(
     assert [m.provider_message_id for m in fetched] == [i for i in ids if i != gone]
     assert connector.vanished_message_ids == [gone]
     assert all(isinstance(parse_graph_message(m), EmailRecord) for m in fetched)
-    sandbox = stats_of(server, mailbox)
+    sandbox = mailbox_stats(server, mailbox)
     assert sandbox["largest_batch"] <= 20
     assert sandbox["batch_requests"] == 1 + math.ceil(45 / 20)  # folders, then messages
     assert sandbox["calls_by_method"]["graph.messages.get"] == 45
     server.state.reset_stats()
     assert list(connector.fetch_messages([])) == []
-    assert stats_of(server, mailbox)["http_requests"] == 0
+    assert mailbox_stats(server, mailbox)["http_requests"] == 0
 
 
 def test_messages_in_skipped_folders_fetched_by_id_are_labelled_so(
@@ -243,7 +199,7 @@ def test_messages_in_skipped_folders_fetched_by_id_are_labelled_so(
 def test_malformed_items_are_quarantined_under_their_ids(
     server: SandboxServer, mailbox: Mailbox, window: SyncWindow
 ) -> None:
-    ids = truth_ids(server, mailbox, window)
+    ids = truth_message_ids(server, mailbox, window)
     variants = {
         ids[0]: ("invalid_json", "invalid_json"),
         ids[1]: ("not_object", "not_object"),
@@ -282,22 +238,26 @@ def test_token_cache_round_trips_through_the_save_callback(
     assert len(saved) == 1
     assert mailbox.refresh_token not in saved[0]  # rotated: the cache holds Entra's new one
     assert MICROSOFT_CLIENT_SECRET not in saved[0]
-    assert stats_of(server, mailbox)["token_refreshes"] == 1
+    assert mailbox_stats(server, mailbox)["token_refreshes"] == 1
 
     again: list[str] = []
     second = mail(server, mailbox, token_cache=saved[-1], save_token_cache=again.append)
-    assert sorted(second.list_message_ids(window)) == sorted(truth_ids(server, mailbox, window))
-    assert stats_of(server, mailbox)["token_refreshes"] == 1  # no refresh_token grant
+    assert sorted(second.list_message_ids(window)) == sorted(
+        truth_message_ids(server, mailbox, window)
+    )
+    assert mailbox_stats(server, mailbox)["token_refreshes"] == 1  # no refresh_token grant
     assert again == []  # nothing changed, nothing saved
 
     server.state.expire_access_tokens(mailbox.address)
     third = mail(server, mailbox, token_cache=saved[-1], save_token_cache=again.append)
     third.list_message_ids(window)  # 401, then msal redeems the cached refresh token
-    assert stats_of(server, mailbox)["token_refreshes"] == 2
+    assert mailbox_stats(server, mailbox)["token_refreshes"] == 2
     assert len(again) == 1 and again[0] != saved[-1]
 
     garbage = mail(server, mailbox, token_cache="{not json", save_token_cache=again.append)
-    assert sorted(garbage.list_message_ids(window)) == sorted(truth_ids(server, mailbox, window))
+    assert sorted(garbage.list_message_ids(window)) == sorted(
+        truth_message_ids(server, mailbox, window)
+    )
 
 
 @pytest.mark.parametrize(
@@ -326,7 +286,7 @@ def test_entra_refusals_are_classified_and_leak_nothing(
     assert_leaks_nothing(caught.value, mailbox.refresh_token, MICROSOFT_CLIENT_SECRET)
     assert mailbox.refresh_token not in repr(connector) + repr(connector.tokens)
     assert connector.stats.retries == 0
-    assert stats_of(server, mailbox)["http_requests"] == 0  # never reached Graph
+    assert mailbox_stats(server, mailbox)["http_requests"] == 0  # never reached Graph
 
 
 def test_revoked_mid_run_is_invalid_credentials(
@@ -378,7 +338,7 @@ def test_graph_refusals_are_classified_on_list_and_fetch(
     status: ConnectionStatus,
     cause: str,
 ) -> None:
-    ids = truth_ids(server, mailbox, window)[:5]
+    ids = truth_message_ids(server, mailbox, window)[:5]
     server.state.set_fault(mailbox.address, kind)
     with pytest.raises(ConnectionFailure) as listed:
         mail(server, mailbox).list_message_ids(window)
@@ -395,7 +355,7 @@ def test_graph_refusals_are_classified_on_list_and_fetch(
 def test_429_storm_is_ridden_out_with_no_loss(
     workload: Workload, server: SandboxServer, mailbox: Mailbox, window: SyncWindow
 ) -> None:
-    ids = truth_ids(server, mailbox, window)
+    ids = truth_message_ids(server, mailbox, window)
     server.state.set_fault(mailbox.address, "rate_limit", retry_after=1, count=2)
     sleep = RecordingSleep()
     connector = mail(server, mailbox, sleep=sleep)
@@ -403,12 +363,12 @@ def test_429_storm_is_ridden_out_with_no_loss(
     assert connector.stats.retries == 2
 
     later = SyncWindow(window.end, window.end + timedelta(days=1))
-    unlisted = truth_ids(server, mailbox, later)[:40]
+    unlisted = truth_message_ids(server, mailbox, later)[:40]
     server.state.set_fault(mailbox.address, "rate_limit", retry_after=1, count=30)
     fetched = list(connector.fetch_messages(unlisted))
     assert [m.provider_message_id for m in fetched] == unlisted
     assert all(isinstance(parse_graph_message(m), EmailRecord) for m in fetched)
-    assert stats_of(server, mailbox)["faults_injected"] == 32
+    assert mailbox_stats(server, mailbox)["faults_injected"] == 32
     assert connector.stats.retries == 32
     # one wait per throttled round (folders' $batch, then two rounds of message parts), each
     # at least the Retry-After
@@ -423,14 +383,14 @@ def test_5xx_window_is_ridden_out(
     server.state.set_fault(mailbox.address, "server_error", status=status, duration=0.6)
     connector = mail(server, mailbox)
     ids = connector.list_message_ids(window)
-    assert sorted(ids) == sorted(truth_ids(server, mailbox, window))
+    assert sorted(ids) == sorted(truth_message_ids(server, mailbox, window))
     assert connector.stats.retries >= 1
 
 
 def test_persistent_outage_becomes_no_service_connection(
     server: SandboxServer, mailbox: Mailbox, window: SyncWindow
 ) -> None:
-    ids = truth_ids(server, mailbox, window)[:10]
+    ids = truth_message_ids(server, mailbox, window)[:10]
     server.state.set_fault(mailbox.address, "server_error", status=503)
     connector = mail(server, mailbox, max_attempts=2)
     with pytest.raises(ConnectionFailure) as caught:
@@ -494,9 +454,9 @@ def test_paced_under_graphs_limits_without_a_single_429(
     ids = lister.list_message_ids(window)
     fetcher = mail(server, mailbox, **pacing)
     fetched = [m.provider_message_id for m in fetcher.fetch_messages(ids[:60])]
-    assert sorted(ids) == sorted(truth_ids(server, mailbox, window))
+    assert sorted(ids) == sorted(truth_message_ids(server, mailbox, window))
     assert fetched == ids[:60]
-    sandbox = stats_of(server, mailbox)
+    sandbox = mailbox_stats(server, mailbox)
     assert sandbox["rejected_for_quota"] == 0
     assert sandbox["rejected_for_concurrency"] == 0
     assert sandbox["max_concurrent_seen"] <= 4
@@ -630,7 +590,7 @@ def test_resource_hands_out_working_connectors(
         settings, MailboxCredentials(mailbox.address, mailbox.refresh_token, None, saved.append)
     )
     assert sorted(mail_connector.list_message_ids(window)) == sorted(
-        truth_ids(server, mailbox, window)
+        truth_message_ids(server, mailbox, window)
     )
     calendar_connector = MICROSOFT.calendar_connector(
         settings,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 import pytest
+from checks import assert_leaks_nothing, truth_event_ids
 
 from resources.google.calendar_connector import GoogleCalendarConnector
 from resources.google.event_parsing import parse_google_event
@@ -29,7 +29,7 @@ from vocabulary.records import MeetingRecord, QuarantinedRecord
 from vocabulary.status import ConnectionFailure, ConnectionStatus
 from vocabulary.windows import SyncWindow
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("clean_sandbox")]
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 """Fixed, so the weekly New York series (five weeks before the first day) crosses Nov 1's DST
@@ -48,27 +48,6 @@ def workload() -> Workload:
         include_today=False,
         providers=("google",),
     )
-
-
-@pytest.fixture(scope="module")
-def server(workload: Workload) -> Iterator[SandboxServer]:
-    with SandboxServer(workload) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture(autouse=True)
-def clean_sandbox(server: SandboxServer) -> Iterator[None]:
-    server.state.clear_faults()
-    server.state.set_quota(False)
-    server.state.reset_stats()
-    yield
-    server.state.clear_faults()
-    server.state.set_quota(False)
-
-
-@pytest.fixture
-def mailbox(workload: Workload) -> Mailbox:
-    return workload.mailboxes[0]
 
 
 @pytest.fixture
@@ -90,19 +69,6 @@ def connector_for(
         **options,
     )
     return GoogleCalendarConnector(mailbox.address, mailbox.refresh_token, settings=settings)
-
-
-def truth_ids(server: SandboxServer, mailbox: Mailbox, window: SyncWindow) -> list[str]:
-    rows = server.state.truth_events(mailbox.address, window.start, window.end)
-    return sorted(r["event_id"] for r in rows)
-
-
-def assert_leaks_nothing(failure: ConnectionFailure, *secrets: str) -> None:
-    text = "".join(traceback.format_exception(failure)) + str(failure) + repr(failure)
-    for secret in secrets:
-        assert secret not in text
-    assert failure.__cause__ is None
-    assert failure.__context__ is None
 
 
 def days_between(start: datetime, end: datetime) -> Iterator[SyncWindow]:
@@ -172,14 +138,14 @@ def test_one_request_per_window_and_every_page_followed(
     server: SandboxServer, mailbox: Mailbox, span: SyncWindow
 ) -> None:
     whole = connector_for(server, mailbox)
-    assert sorted(e.provider_event_id for e in whole.list_events(span)) == truth_ids(
+    assert sorted(e.provider_event_id for e in whole.list_events(span)) == truth_event_ids(
         server, mailbox, span
     )
     assert whole.stats.calls_by_method == {"calendar.events.list": 1}
     assert whole.stats.http_requests == 2  # token refresh, one page
     paged = connector_for(server, mailbox, page_size=3)
     events = paged.list_events(span)
-    assert sorted(e.provider_event_id for e in events) == truth_ids(server, mailbox, span)
+    assert sorted(e.provider_event_id for e in events) == truth_event_ids(server, mailbox, span)
     assert paged.stats.calls_by_method["calendar.events.list"] >= 3
 
 
@@ -230,7 +196,7 @@ def test_expired_access_token_is_refreshed(
     server: SandboxServer, mailbox: Mailbox, span: SyncWindow
 ) -> None:
     connector = connector_for(server, mailbox)
-    expected = truth_ids(server, mailbox, span)
+    expected = truth_event_ids(server, mailbox, span)
     assert sorted(e.provider_event_id for e in connector.list_events(span)) == expected
     server.state.expire_access_tokens(mailbox.address)
     assert sorted(e.provider_event_id for e in connector.list_events(span)) == expected
@@ -240,7 +206,7 @@ def test_expired_access_token_is_refreshed(
 def test_throttling_and_outages_are_ridden_out(
     server: SandboxServer, mailbox: Mailbox, span: SyncWindow
 ) -> None:
-    expected = truth_ids(server, mailbox, span)
+    expected = truth_event_ids(server, mailbox, span)
     server.state.set_fault(mailbox.address, "rate_limit", retry_after=1, count=2)
     throttled = connector_for(server, mailbox, page_size=5)
     started = time.monotonic()
@@ -272,7 +238,7 @@ def test_within_the_calendar_quota(
 ) -> None:
     server.state.set_quota(True)
     connector = connector_for(server, mailbox, page_size=2)
-    assert sorted(e.provider_event_id for e in connector.list_events(span)) == truth_ids(
+    assert sorted(e.provider_event_id for e in connector.list_events(span)) == truth_event_ids(
         server, mailbox, span
     )
     assert server.state.mailbox_stats(mailbox.address)["rejected_for_quota"] == 0
@@ -295,7 +261,7 @@ def test_malformed_items_are_kept_for_quarantine_under_their_ids(
     error: str | None,
     reason: str,
 ) -> None:
-    expected = truth_ids(server, mailbox, span)
+    expected = truth_event_ids(server, mailbox, span)
     target = expected[0]
     server.state.set_fault(mailbox.address, "malformed", ids=[target], variant=variant)
     events = {e.provider_event_id: e for e in connector_for(server, mailbox).list_events(span)}
@@ -322,4 +288,4 @@ def test_resource_hands_out_a_working_calendar_connector(
     )
     assert connector.provider == "google"
     events = connector.list_events(span)
-    assert sorted(e.provider_event_id for e in events) == truth_ids(server, mailbox, span)
+    assert sorted(e.provider_event_id for e in events) == truth_event_ids(server, mailbox, span)

@@ -14,14 +14,13 @@ import pytest
 from assets.partitions import tenant_day_key, tenant_partitions
 from orchestration.definitions import defs
 from orchestration.schedules import days_to_sync, hourly_sync_schedule
+from paths import ROOT
 from resources.dagster_resources import WarehouseResource
 from resources.registry import Registry
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
 from sensors.tenant_partitions import tenant_partitions_sensor
 from vocabulary.status import ConnectionStatus
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_definitions_have_what_the_product_needs():

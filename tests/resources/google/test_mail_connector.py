@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 import pytest
+from checks import assert_leaks_nothing, mailbox_stats, truth_message_ids
 
 from resources.google.kit import GOOGLE
 from resources.google.mail_connector import GoogleMailConnector
@@ -35,7 +34,7 @@ from vocabulary.records import EmailRecord, QuarantinedRecord
 from vocabulary.status import ConnectionFailure, ConnectionStatus
 from vocabulary.windows import SyncWindow
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("clean_sandbox")]
 
 
 @pytest.fixture(scope="module")
@@ -50,33 +49,6 @@ def workload() -> Workload:
     )
 
 
-@pytest.fixture(scope="module")
-def server(workload: Workload) -> Iterator[SandboxServer]:
-    with SandboxServer(workload) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture(autouse=True)
-def clean_sandbox(server: SandboxServer) -> Iterator[None]:
-    server.state.clear_faults()
-    server.state.set_quota(False)
-    server.state.reset_stats()
-    yield
-    server.state.clear_faults()
-    server.state.set_quota(False)
-
-
-@pytest.fixture
-def mailbox(workload: Workload) -> Mailbox:
-    return workload.mailboxes[0]
-
-
-@pytest.fixture
-def window(workload: Workload) -> SyncWindow:
-    first_day = workload.days[0]
-    return SyncWindow.for_day(datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC))
-
-
 def make_connector(server: SandboxServer, mailbox: Mailbox, **options: Any) -> GoogleMailConnector:
     settings = GoogleSettings(
         base_url=server.base_url,
@@ -87,22 +59,6 @@ def make_connector(server: SandboxServer, mailbox: Mailbox, **options: Any) -> G
     return GoogleMailConnector(mailbox.address, mailbox.refresh_token, settings=settings)
 
 
-def truth_ids(server: SandboxServer, mailbox: Mailbox, window: SyncWindow) -> list[str]:
-    return [row["id"] for row in server.state.truth(mailbox.address, window.start, window.end)]
-
-
-def stats_of(server: SandboxServer, mailbox: Mailbox) -> dict[str, Any]:
-    return server.state.mailbox_stats(mailbox.address)
-
-
-def assert_leaks_nothing(failure: ConnectionFailure, *secrets: str) -> None:
-    text = "".join(traceback.format_exception(failure)) + str(failure) + repr(failure)
-    for secret in secrets:
-        assert secret not in text
-    assert failure.__cause__ is None
-    assert failure.__context__ is None
-
-
 # ---- listing and fetching ----------------------------------------------------------------------
 
 
@@ -111,7 +67,7 @@ def test_window_ids_equal_truth_without_drafts_spam_trash(
 ) -> None:
     connector = make_connector(server, mailbox)
     ids = connector.list_message_ids(window)
-    expected = truth_ids(server, mailbox, window)
+    expected = truth_message_ids(server, mailbox, window)
     everything = server.state.truth(mailbox.address, window.start, window.end, include_skipped=True)
     skipped = {row["id"] for row in everything} - set(expected)
     assert skipped, "the workload should hold drafts, spam or trash in this window"
@@ -135,7 +91,7 @@ def test_list_follows_every_page(workload: Workload, server: SandboxServer) -> N
     window = SyncWindow(start, start + timedelta(days=1))
     connector = make_connector(server, mailbox)
     ids = connector.list_message_ids(window)
-    assert sorted(ids) == sorted(truth_ids(server, mailbox, window))
+    assert sorted(ids) == sorted(truth_message_ids(server, mailbox, window))
     assert len(ids) == 520
     assert connector.stats.calls_by_method == {"gmail.users.messages.list": 2}
 
@@ -160,7 +116,7 @@ def test_fetches_every_message_in_batches_of_at_most_50(
             row["from"],
         )
         assert record.to_addresses == row["to"] and record.cc_addresses == row["cc"]
-    sandbox = stats_of(server, mailbox)
+    sandbox = mailbox_stats(server, mailbox)
     assert sandbox["largest_batch"] <= 50
     assert sandbox["batch_requests"] == math.ceil(len(ids) / 50)
     assert sandbox["api_calls"] == connector.stats.api_calls == len(ids) + 1
@@ -174,15 +130,15 @@ def test_fetches_only_the_ids_asked_for(
     server: SandboxServer, mailbox: Mailbox, window: SyncWindow
 ) -> None:
     """A second sync passes only the ids it lacks; nothing else may be fetched."""
-    ids = truth_ids(server, mailbox, window)
+    ids = truth_message_ids(server, mailbox, window)
     missing = ids[3:10]
     connector = make_connector(server, mailbox)
     fetched = [m.provider_message_id for m in connector.fetch_messages(missing + missing[:2])]
     assert fetched == missing
-    assert stats_of(server, mailbox)["calls_by_method"] == {"gmail.users.messages.get": 7}
+    assert mailbox_stats(server, mailbox)["calls_by_method"] == {"gmail.users.messages.get": 7}
     server.state.reset_stats()
     assert list(connector.fetch_messages([])) == []
-    assert stats_of(server, mailbox)["http_requests"] == 0
+    assert mailbox_stats(server, mailbox)["http_requests"] == 0
 
 
 def test_vanished_message_is_not_yielded(
@@ -262,7 +218,7 @@ def test_expired_access_token_is_refreshed_and_nothing_lost(
     server.state.expire_access_tokens(mailbox.address)
     fetched = [m.provider_message_id for m in connector.fetch_messages(ids)]
     assert fetched == ids
-    assert stats_of(server, mailbox)["token_refreshes"] == 2
+    assert mailbox_stats(server, mailbox)["token_refreshes"] == 2
 
 
 @pytest.mark.parametrize(
@@ -284,7 +240,7 @@ def test_owner_side_failures_are_classified_on_list_and_fetch(
     status: ConnectionStatus,
     cause: str,
 ) -> None:
-    ids = truth_ids(server, mailbox, window)[:5]
+    ids = truth_message_ids(server, mailbox, window)[:5]
     server.state.set_fault(mailbox.address, kind)
     connector = make_connector(server, mailbox)
     with pytest.raises(ConnectionFailure) as listed:
@@ -312,7 +268,7 @@ class RecordingSleep:
 def test_429_storm_with_retry_after_loses_nothing(
     server: SandboxServer, mailbox: Mailbox, window: SyncWindow
 ) -> None:
-    ids = truth_ids(server, mailbox, window)
+    ids = truth_message_ids(server, mailbox, window)
     assert len(ids) > 50
     server.state.set_fault(mailbox.address, "rate_limit", retry_after=1, count=70)
     sleep = RecordingSleep()
@@ -320,7 +276,7 @@ def test_429_storm_with_retry_after_loses_nothing(
     fetched = [m.provider_message_id for m in connector.fetch_messages(ids)]
     assert sorted(fetched) == sorted(ids)
     assert len(fetched) == len(set(fetched))
-    assert stats_of(server, mailbox)["faults_injected"] == 70
+    assert mailbox_stats(server, mailbox)["faults_injected"] == 70
     assert connector.stats.retries == 70
     assert len([s for s in sleep.calls if s >= 1.0]) >= 2  # Retry-After honoured each round
     assert connector.stats.throttled_seconds >= 2.0
@@ -331,7 +287,9 @@ def test_rate_limited_list_is_retried(
 ) -> None:
     server.state.set_fault(mailbox.address, "rate_limit", retry_after=1, count=1)
     connector = make_connector(server, mailbox)
-    assert sorted(connector.list_message_ids(window)) == sorted(truth_ids(server, mailbox, window))
+    assert sorted(connector.list_message_ids(window)) == sorted(
+        truth_message_ids(server, mailbox, window)
+    )
     assert connector.stats.retries == 1
     assert connector.stats.calls_by_method == {"gmail.users.messages.list": 2}
 
@@ -344,7 +302,7 @@ def test_5xx_window_is_ridden_out(
     connector = make_connector(server, mailbox)
     ids = connector.list_message_ids(window)
     fetched = [m.provider_message_id for m in connector.fetch_messages(ids)]
-    assert sorted(ids) == sorted(truth_ids(server, mailbox, window))
+    assert sorted(ids) == sorted(truth_message_ids(server, mailbox, window))
     assert fetched == ids
     assert connector.stats.retries >= 1
 
@@ -352,14 +310,14 @@ def test_5xx_window_is_ridden_out(
 def test_persistent_outage_becomes_no_service_connection(
     server: SandboxServer, mailbox: Mailbox, window: SyncWindow
 ) -> None:
-    ids = truth_ids(server, mailbox, window)[:10]
+    ids = truth_message_ids(server, mailbox, window)[:10]
     server.state.set_fault(mailbox.address, "server_error", status=503)
     connector = make_connector(server, mailbox, max_attempts=3)
     with pytest.raises(ConnectionFailure) as caught:
         list(connector.fetch_messages(ids))
     assert caught.value.status is ConnectionStatus.NO_SERVICE_CONNECTION
     assert caught.value.cause_code == "server_error_503"
-    assert stats_of(server, mailbox)["calls_by_method"] == {"gmail.users.messages.get": 30}
+    assert mailbox_stats(server, mailbox)["calls_by_method"] == {"gmail.users.messages.get": 30}
     assert_leaks_nothing(caught.value, mailbox.refresh_token, "currently unavailable")
 
 
@@ -380,7 +338,7 @@ def test_persistent_throttling_becomes_throttled(
 def test_retry_after_beyond_the_cap_gives_up_at_once(
     server: SandboxServer, mailbox: Mailbox, window: SyncWindow
 ) -> None:
-    ids = truth_ids(server, mailbox, window)[:5]
+    ids = truth_message_ids(server, mailbox, window)[:5]
     server.state.set_fault(mailbox.address, "rate_limit", retry_after=120)
     sleep = RecordingSleep()
     connector = make_connector(server, mailbox, max_retry_wait_seconds=5.0, sleep=sleep)
@@ -420,7 +378,7 @@ def test_paced_under_enforced_quota_sees_no_429(workload: Workload, server: Sand
     assert len(ids) > 100
     fetched = [m.provider_message_id for m in connector.fetch_messages(ids)]
     assert fetched == ids
-    sandbox = stats_of(server, mailbox)
+    sandbox = mailbox_stats(server, mailbox)
     assert sandbox["rejected_for_quota"] == 0
     assert connector.stats.retries == 0
     assert 200 < sandbox["max_units_in_any_1s_window"] <= 250
@@ -429,11 +387,11 @@ def test_paced_under_enforced_quota_sees_no_429(workload: Workload, server: Sand
 def test_a_lower_quota_shrinks_batches(
     server: SandboxServer, mailbox: Mailbox, window: SyncWindow
 ) -> None:
-    ids = truth_ids(server, mailbox, window)
+    ids = truth_message_ids(server, mailbox, window)
     server.state.set_quota(True, 100)
     connector = make_connector(server, mailbox, quota_units_per_second=100)
     assert [m.provider_message_id for m in connector.fetch_messages(ids)] == ids
-    sandbox = stats_of(server, mailbox)
+    sandbox = mailbox_stats(server, mailbox)
     assert sandbox["rejected_for_quota"] == 0
     assert sandbox["largest_batch"] == 20
     assert sandbox["max_units_in_any_1s_window"] <= 100
@@ -443,11 +401,11 @@ def test_unpaced_client_is_throttled_by_the_sandbox_but_loses_nothing(
     server: SandboxServer, mailbox: Mailbox, window: SyncWindow
 ) -> None:
     """The control for the two tests above: without pacing the quota does bite."""
-    ids = truth_ids(server, mailbox, window)
+    ids = truth_message_ids(server, mailbox, window)
     server.state.set_quota(True, 250)
     connector = make_connector(server, mailbox, quota_units_per_second=5000, batch_size=100)
     assert sorted(m.provider_message_id for m in connector.fetch_messages(ids)) == sorted(ids)
-    assert stats_of(server, mailbox)["rejected_for_quota"] > 0
+    assert mailbox_stats(server, mailbox)["rejected_for_quota"] > 0
     assert connector.stats.retries > 0
 
 
@@ -471,7 +429,7 @@ def test_malformed_message_never_sinks_its_batch(
     raw_error: str | None,
     quarantine_reason: str | None,
 ) -> None:
-    ids = truth_ids(server, mailbox, window)[:12]
+    ids = truth_message_ids(server, mailbox, window)[:12]
     broken = ids[4]
     server.state.set_fault(mailbox.address, "malformed", ids=[broken], variant=variant)
     connector = make_connector(server, mailbox)
@@ -539,9 +497,9 @@ def test_resource_hands_out_working_connectors(
         resource.settings(), MailboxCredentials(mailbox.address, mailbox.refresh_token)
     )
     ids = connector.list_message_ids(window)
-    assert sorted(ids) == sorted(truth_ids(server, mailbox, window))
+    assert sorted(ids) == sorted(truth_message_ids(server, mailbox, window))
     assert len(list(connector.fetch_messages(ids))) == len(ids)
-    assert stats_of(server, mailbox)["largest_batch"] == 25
+    assert mailbox_stats(server, mailbox)["largest_batch"] == 25
 
 
 def test_resource_has_no_default_provider_url() -> None:

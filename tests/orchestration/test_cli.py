@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from orchestration.cli import build_parser, main
+from paths import ROOT
 from resources.migrations import MIGRATIONS
 from resources.registry import Registry
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "1//0g-cli-secret-refresh-token-Xy7"
 
 

@@ -19,6 +19,7 @@ import requests
 
 from assets.partitions import tenant_partitions
 from orchestration.demo import provider_environment
+from paths import ROOT
 from resources.registry import Registry
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
@@ -26,7 +27,6 @@ from sandbox.server import SandboxServer
 from sandbox.workload import generate_workload
 from stack import WORKLOAD_NOW
 
-ROOT = Path(__file__).resolve().parents[1]
 DAYS = [(WORKLOAD_NOW - timedelta(days=n)).date().isoformat() for n in (2, 1)]
 
 LAUNCH = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {

@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from orchestration.demo import DEMO_PROVIDERS, read_env_file
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 ROW = re.compile(
     r"^(?P<tenant>[a-z0-9-]+)\s+(?P<provider>google|microsoft)\s+(?P<mailboxes>\d+)\s+"
     r"(?P<new>\d+)\s+(?P<held>\d+)\s+(?P<meetings>\d+)\s+(?P<quarantined>\d+)\s+(?P<calls>\d+)\s+"
@@ -57,7 +57,7 @@ def test_demo_syncs_both_providers_and_a_second_run_fetches_nothing_new(tmp_path
     }
     for r in rows:
         assert int(r["mailboxes"]) >= 2 and int(r["new"]) > 0 and int(r["held"]) == 0, r
-        assert (r["units"] == "-") == (r["provider"] == "microsoft"), r
+        assert int(r["units"]) > 0, r  # what counts against each mailbox's provider limit
     totals = {m["tenant"]: (int(m["emails"]), int(m["meetings"])) for m in TOTAL.finditer(first)}
     assert set(totals) == tenants
 

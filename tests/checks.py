@@ -1,0 +1,38 @@
+"""Assertions and truth look-ups several test folders share."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from sandbox.server import SandboxServer
+from sandbox.workload import Mailbox
+from vocabulary.status import ConnectionFailure
+from vocabulary.windows import SyncWindow
+
+
+def assert_leaks_nothing(failure: ConnectionFailure, *secrets: str) -> None:
+    """A classified failure shows no secret and no provider text, and chains no exception that
+    could (a traceback prints the chain)."""
+    text = "".join(traceback.format_exception(failure)) + str(failure) + repr(failure)
+    for secret in secrets:
+        assert secret not in text
+    assert "AADSTS" not in text and "Trace ID" not in text
+    assert failure.__cause__ is None
+    assert failure.__context__ is None
+
+
+def truth_message_ids(server: SandboxServer, mailbox: Mailbox, window: SyncWindow) -> list[str]:
+    """Ids of the messages the sandbox holds for `mailbox` in `window`, in its order."""
+    return [row["id"] for row in server.state.truth(mailbox.address, window.start, window.end)]
+
+
+def truth_event_ids(server: SandboxServer, mailbox: Mailbox, window: SyncWindow) -> list[str]:
+    """Sorted ids of the event occurrences the sandbox holds for `mailbox` in `window`."""
+    rows = server.state.truth_events(mailbox.address, window.start, window.end)
+    return sorted(r["event_id"] for r in rows)
+
+
+def mailbox_stats(server: SandboxServer, mailbox: Mailbox) -> dict[str, Any]:
+    """What the sandbox counted of `mailbox`'s requests."""
+    return server.state.mailbox_stats(mailbox.address)
