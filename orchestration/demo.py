@@ -18,7 +18,7 @@ from pathlib import Path
 
 from resources.secrets import generate_key
 from resources.settings import state_dir
-from sandbox.workload import (
+from sandbox.workload.model import (
     GOOGLE_CLIENT_ID,
     GOOGLE_CLIENT_SECRET,
     MICROSOFT_CLIENT_ID,
@@ -198,7 +198,7 @@ def run_demo(port: int = DEFAULT_SANDBOX_PORT, days: int = 3) -> int:
     """Runs the whole demo; returns the process exit code."""
     from orchestration.cli import main as cli_main
     from sandbox.server import SandboxServer
-    from sandbox.workload import generate_workload
+    from sandbox.workload.generate import generate_workload
 
     previous = read_env_file(Path(ENV_FILE))
     sandbox_now = (

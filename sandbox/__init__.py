@@ -4,7 +4,8 @@ workload (see sandbox/README.md).
 Quick start::
 
     from sandbox.server import SandboxServer
-    from sandbox.workload import generate_workload, GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET
+    from sandbox.workload.generate import generate_workload
+    from sandbox.workload.model import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET
 
     with SandboxServer(generate_workload(seed=7, providers=("google", "microsoft"))) as server:
         base = server.base_url

@@ -15,13 +15,13 @@ from types import TracebackType
 from typing import Any
 
 from sandbox.control import ControlApi
-from sandbox.entra import EntraProvider
-from sandbox.gcal_api import GoogleCalendarProvider
-from sandbox.google_api import GoogleProvider
-from sandbox.graph_api import GraphProvider
+from sandbox.google.gcal_api import GoogleCalendarProvider
+from sandbox.google.gmail_api import GoogleProvider
 from sandbox.http import Request, Response, Router
+from sandbox.microsoft.entra import EntraProvider
+from sandbox.microsoft.graph_api import GraphProvider
 from sandbox.state import SandboxState
-from sandbox.workload import Workload
+from sandbox.workload.model import Workload
 
 log = logging.getLogger(__name__)
 

@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox import rfc822
-from sandbox.calendar_ids import google_base_id, graph_master_id, provider_event_id
-from sandbox.calendar_model import MasterEvent, Occurrence, apply_changes, build_event
-from sandbox.calendar_model import occurrences_starting as _starting
 from sandbox.faults import GRANT_FAULTS, FaultBook, Rejection, make_fault
 from sandbox.quota import GraphLimits, QuotaConfig, SlidingWindow
 from sandbox.stats import MailboxStats, totals
-from sandbox.workload import Mailbox, SandboxMessage, Workload, provider_ids
+from sandbox.workload import rfc822
+from sandbox.workload.calendar_ids import google_base_id, graph_master_id, provider_event_id
+from sandbox.workload.calendar_model import MasterEvent, Occurrence, apply_changes, build_event
+from sandbox.workload.calendar_model import occurrences_starting as _starting
+from sandbox.workload.message_ids import provider_ids
+from sandbox.workload.model import Mailbox, SandboxMessage, Workload
 
 ACCESS_TOKEN_TTL_S = 3599
 AUTH_CODE_TTL_S = 600

@@ -31,8 +31,8 @@ from assets.email_parsing import (
 from assets.email_records import EmailRecord, QuarantinedRecord
 from resources.google_mail import METADATA_HEADERS
 from resources.provider import RawMessage
-from sandbox.gmail_payload import PayloadCache, message_resource
-from sandbox.workload import generate_workload
+from sandbox.google.gmail_payload import PayloadCache, message_resource
+from sandbox.workload.generate import generate_workload
 
 INTERNAL_MS = 1_763_719_200_123  # 2025-11-21T10:00:00.123Z
 

@@ -23,13 +23,8 @@ from resources.google_resource import GoogleWorkspaceResource
 from resources.provider import ConnectionFailure, ConnectionStatus, SyncWindow
 from resources.rate_limit import QuotaPacer
 from sandbox.server import SandboxServer
-from sandbox.workload import (
-    GOOGLE_CLIENT_ID,
-    GOOGLE_CLIENT_SECRET,
-    Mailbox,
-    Workload,
-    generate_workload,
-)
+from sandbox.workload.generate import generate_workload
+from sandbox.workload.model import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, Mailbox, Workload
 
 pytestmark = pytest.mark.timeout(60)
 

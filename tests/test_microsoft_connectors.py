@@ -25,13 +25,8 @@ from resources.microsoft_mail import GraphMailConnector
 from resources.microsoft_resource import MicrosoftGraphResource
 from resources.provider import ConnectionFailure, ConnectionStatus, SyncWindow
 from sandbox.server import SandboxServer
-from sandbox.workload import (
-    MICROSOFT_CLIENT_ID,
-    MICROSOFT_CLIENT_SECRET,
-    Mailbox,
-    Workload,
-    generate_workload,
-)
+from sandbox.workload.generate import generate_workload
+from sandbox.workload.model import MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, Mailbox, Workload
 
 pytestmark = pytest.mark.timeout(60)
 

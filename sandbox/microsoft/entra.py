@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlencode
 
 from sandbox.http import Request, Response, Router
 from sandbox.state import SandboxState, TokenError, UnknownMailbox
-from sandbox.workload import MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, Mailbox
+from sandbox.workload.model import MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, Mailbox
 
 LOGIN_HOST = "https://login.microsoftonline.com"
 GRAPH_RESOURCE = "https://graph.microsoft.com/"

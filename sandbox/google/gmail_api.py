@@ -21,11 +21,11 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from sandbox.faults import Rejection
-from sandbox.gmail_payload import PayloadCache, bad_headers, message_resource
-from sandbox.gmail_query import QueryError, parse_query
+from sandbox.google.gmail_payload import PayloadCache, bad_headers, message_resource
+from sandbox.google.gmail_query import QueryError, parse_query
 from sandbox.http import JSON_TYPE, Request, Response, Router
 from sandbox.state import SandboxState, TokenError, UnknownMessage
-from sandbox.workload import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, USER_LABELS
+from sandbox.workload.model import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, USER_LABELS
 
 MAX_BATCH_PARTS = 100
 

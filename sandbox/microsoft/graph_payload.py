@@ -17,10 +17,10 @@ from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sandbox import msids, rfc822
-from sandbox.calendar_ids import graph_master_id, graph_occurrence_id
-from sandbox.calendar_model import Occurrence
-from sandbox.workload import USER_LABELS, Mailbox, SandboxMessage
+from sandbox.workload import msids, rfc822
+from sandbox.workload.calendar_ids import graph_master_id, graph_occurrence_id
+from sandbox.workload.calendar_model import Occurrence
+from sandbox.workload.model import USER_LABELS, Mailbox, SandboxMessage
 
 WELL_KNOWN_FOLDERS: tuple[tuple[str, str], ...] = (
     ("inbox", "Inbox"),

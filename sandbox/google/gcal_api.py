@@ -21,14 +21,14 @@ from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-from sandbox.calendar_ids import google_base_id, google_occurrence_id
-from sandbox.calendar_model import MasterEvent, Occurrence, local_to_utc, occurrences
 from sandbox.faults import Rejection
-from sandbox.google_api import google_authenticate, google_error, google_rejection
+from sandbox.google.gmail_api import google_authenticate, google_error, google_rejection
 from sandbox.http import Request, Response, Router
-from sandbox.msids import digest
 from sandbox.state import SandboxState
-from sandbox.workload import CALENDAR_READONLY_SCOPE, Mailbox
+from sandbox.workload.calendar_ids import google_base_id, google_occurrence_id
+from sandbox.workload.calendar_model import MasterEvent, Occurrence, local_to_utc, occurrences
+from sandbox.workload.model import CALENDAR_READONLY_SCOPE, Mailbox
+from sandbox.workload.msids import digest
 
 DEFAULT_MAX_RESULTS = 250
 MAX_RESULTS = 2500

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from sandbox import msids
-from sandbox.calendar_model import Occurrence
+from sandbox.workload import msids
+from sandbox.workload.calendar_model import Occurrence
 
 _BASE32HEX = "0123456789abcdefghijklmnopqrstuv"
 GOOGLE_UID_SUFFIX = "@google.com"

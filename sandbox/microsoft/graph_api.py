@@ -22,10 +22,9 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode
 from zoneinfo import ZoneInfo
 
-from sandbox import msids
-from sandbox.calendar_model import occurrences
 from sandbox.faults import Rejection
-from sandbox.graph_payload import (
+from sandbox.http import Request, Response, Router
+from sandbox.microsoft.graph_payload import (
     EVENT_PROPERTIES,
     MESSAGE_PROPERTIES,
     WELL_KNOWN_FOLDERS,
@@ -35,10 +34,17 @@ from sandbox.graph_payload import (
     folder_resources,
     zone_named,
 )
-from sandbox.graph_query import ListQuery, QueryError, parse_datetime, parse_list_query, project
-from sandbox.http import Request, Response, Router
+from sandbox.microsoft.graph_query import (
+    ListQuery,
+    QueryError,
+    parse_datetime,
+    parse_list_query,
+    project,
+)
 from sandbox.state import SandboxState, UnknownMessage
-from sandbox.workload import GRAPH_CALENDARS_SCOPE, GRAPH_MAIL_SCOPE, Mailbox, SandboxMessage
+from sandbox.workload import msids
+from sandbox.workload.calendar_model import occurrences
+from sandbox.workload.model import GRAPH_CALENDARS_SCOPE, GRAPH_MAIL_SCOPE, Mailbox, SandboxMessage
 
 GRAPH_JSON = (
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"
