@@ -377,6 +377,12 @@ class SandboxState:
         with self._lock:
             return self._faults.slow_seconds(mailbox)
 
+    def pause_if_slow(self, mailbox: str) -> None:
+        """Sleeps for the mailbox's `slow` fault, if any (outside the lock)."""
+        delay = self.slow_seconds(mailbox)
+        if delay > 0:
+            time.sleep(delay)
+
     def rejection_for(self, mailbox: str) -> Rejection | None:
         """The fault a call that is not metered (e.g. a whole $batch) would hit; consumes it."""
         with self._lock:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,7 +21,7 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from sandbox.faults import Rejection
-from sandbox.google.gmail_api import google_authenticate, google_error, google_rejection
+from sandbox.google.errors import google_authenticate, google_error, google_rejection
 from sandbox.http import Request, Response, Router
 from sandbox.state import SandboxState
 from sandbox.workload.calendar_ids import google_base_id, google_occurrence_id
@@ -79,9 +78,7 @@ class GoogleCalendarProvider:
             if isinstance(mailbox, Response):
                 return mailbox
             self.state.count_http(mailbox)
-            delay = self.state.slow_seconds(mailbox)
-            if delay > 0:
-                time.sleep(delay)
+            self.state.pause_if_slow(mailbox)
             box = self.state.mailbox(mailbox)
             if "calendar" in match.groupdict():
                 wanted = unquote(match["calendar"]).lower()
