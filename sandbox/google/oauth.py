@@ -12,7 +12,8 @@ from base64 import b64decode
 from urllib.parse import parse_qs
 
 from sandbox.http import Request, Response, Router
-from sandbox.state import SandboxState, TokenError
+from sandbox.state import SandboxState
+from sandbox.tokens import TokenError
 from sandbox.workload.model import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET
 
 

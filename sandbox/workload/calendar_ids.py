@@ -58,3 +58,10 @@ def provider_event_id(provider: str, user_id: str | None, occurrence: Occurrence
     if provider == "microsoft":
         return graph_occurrence_id(user_id or "", occurrence)
     return google_occurrence_id(occurrence)
+
+
+def provider_master_id(provider: str, user_id: str | None, uid: str) -> str:
+    """The id of the series master, or of the event itself when it does not recur."""
+    if provider == "microsoft":
+        return graph_master_id(user_id or "", uid)
+    return google_base_id(uid)
