@@ -35,8 +35,9 @@ from sandbox.tokens import (
 from sandbox.truth import EPOCH, FAR, SKIPPED_LABELS, aware, event_row, message_row, to_ms
 from sandbox.workload import rfc822
 from sandbox.workload.calendar_ids import provider_master_id
-from sandbox.workload.calendar_model import MasterEvent, Occurrence, apply_changes, build_event
+from sandbox.workload.calendar_model import MasterEvent, Occurrence
 from sandbox.workload.calendar_model import occurrences_starting as _starting
+from sandbox.workload.event_spec import apply_changes, build_event
 from sandbox.workload.message_ids import provider_ids
 from sandbox.workload.model import Mailbox, SandboxMessage, Workload
 

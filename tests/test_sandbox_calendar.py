@@ -17,7 +17,8 @@ from googleapiclient.errors import HttpError
 
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from sandbox.workload.calendar_model import EventSpecError, build_event, expand
+from sandbox.workload.calendar_model import EventSpecError, expand
+from sandbox.workload.event_spec import build_event
 from sandbox.workload.generate import generate_workload
 from sandbox.workload.model import (
     GOOGLE_CLIENT_ID,
