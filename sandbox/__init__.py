@@ -17,4 +17,9 @@ Quick start::
         server.state.set_fault(address, "rate_limit", count=3)
 
 Or as a process: `python -m sandbox serve --port 8765`, driven by `sandbox.client.SandboxClient`.
+
+Layout: `sandbox.google` (OAuth token endpoint, Gmail, Calendar), `sandbox.microsoft` (Entra ID,
+Graph), `sandbox.workload` (the deterministic world model), and the shared core here at the top
+(server, HTTP plumbing, state, faults, quota, stats, control API). This file imports nothing, so
+importing any submodule never runs the others.
 """
