@@ -76,6 +76,9 @@ def generate_workload(
 
 
 class _Generator:
+    """Draws tenants, staff and mailboxes from one random stream, then each tenant's mail and
+    calendars; the order of draws is part of the determinism contract."""
+
     def __init__(self, seed: int, now: datetime, providers: tuple[str, ...] = ("google",)) -> None:
         self.seed = seed
         self.providers = providers

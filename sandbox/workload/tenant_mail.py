@@ -23,12 +23,16 @@ from sandbox.workload.rfc822 import decode_text
 
 @dataclass
 class Person:
+    """Someone as a header names them."""
+
     name: str
     address: str  # as written in headers (may have mixed case)
 
 
 @dataclass
 class _Conversation:
+    """A thread in one mailbox that later messages can reply to."""
+
     subject_header: str
     subject: str
     counterpart: Person
@@ -41,6 +45,8 @@ class _Conversation:
 
 @dataclass
 class Staff:
+    """A colleague at the tenant, with the aliases mail may be addressed to."""
+
     person: Person
     aliases: list[str]
 
