@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sandbox.http import Request, Response
-from sandbox.microsoft.graph_payload import EVENT_PROPERTIES, event_resource, zone_named
+from sandbox.microsoft.graph_event_payload import EVENT_PROPERTIES, event_resource, zone_named
 from sandbox.microsoft.graph_query import QueryError, parse_datetime, parse_list_query, project
 from sandbox.microsoft.graph_responses import (
     context_url,
