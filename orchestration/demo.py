@@ -20,7 +20,7 @@ from pathlib import Path
 from resources.providers import PROVIDERS
 from resources.secrets import generate_key
 from resources.settings import state_dir
-from sandbox.workload import APP_CREDENTIALS
+from sandbox.workload.model import APP_CREDENTIALS
 
 CommandLine = Callable[[list[str]], int]
 """`touchpoint` as a function of its arguments (orchestration.cli.main), handed in by the CLI so
@@ -195,7 +195,7 @@ def _recent_days(now: datetime, count: int) -> list[str]:
 def run_demo(cli_main: CommandLine, port: int = DEFAULT_SANDBOX_PORT, days: int = 3) -> int:
     """Runs the whole demo, registering through `cli_main`; returns the process exit code."""
     from sandbox.server import SandboxServer
-    from sandbox.workload import generate_workload
+    from sandbox.workload.generate import generate_workload
 
     previous = read_env_file(Path(ENV_FILE))
     sandbox_now = (

@@ -4,7 +4,8 @@ workload (see sandbox/README.md).
 Quick start::
 
     from sandbox.server import SandboxServer
-    from sandbox.workload import generate_workload, GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET
+    from sandbox.workload.generate import generate_workload
+    from sandbox.workload.model import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET
 
     with SandboxServer(generate_workload(seed=7, providers=("google", "microsoft"))) as server:
         base = server.base_url
@@ -16,4 +17,9 @@ Quick start::
         server.state.set_fault(address, "rate_limit", count=3)
 
 Or as a process: `python -m sandbox serve --port 8765`, driven by `sandbox.client.SandboxClient`.
+
+Layout: `sandbox.google` (OAuth token endpoint, Gmail, Calendar), `sandbox.microsoft` (Entra ID,
+Graph), `sandbox.workload` (the deterministic world model), and the shared core here at the top
+(server, HTTP plumbing, state, faults, quota, stats, control API). This file imports nothing, so
+importing any submodule never runs the others.
 """

@@ -13,7 +13,7 @@ from datetime import datetime
 from types import FrameType
 
 from sandbox.server import SandboxServer
-from sandbox.workload import generate_workload
+from sandbox.workload.generate import generate_workload
 
 
 def _parser() -> argparse.ArgumentParser:

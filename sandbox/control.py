@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from sandbox.calendar_model import EventSpecError
 from sandbox.faults import FaultError
 from sandbox.http import Request, Response, Router
 from sandbox.state import SandboxState, UnknownEvent, UnknownMailbox, UnknownMessage
+from sandbox.workload.calendar_model import EventSpecError
 
 _BOX = r"/_sandbox/mailboxes/(?P<box>[^/]+)"
 

@@ -15,13 +15,14 @@ from types import TracebackType
 from typing import Any
 
 from sandbox.control import ControlApi
-from sandbox.entra import EntraProvider
-from sandbox.gcal_api import GoogleCalendarProvider
-from sandbox.google_api import GoogleProvider
-from sandbox.graph_api import GraphProvider
+from sandbox.google.gcal_api import GoogleCalendarProvider
+from sandbox.google.gmail_api import GmailProvider
+from sandbox.google.oauth import GoogleOAuth
 from sandbox.http import Request, Response, Router
+from sandbox.microsoft.entra import EntraProvider
+from sandbox.microsoft.graph_api import GraphProvider
 from sandbox.state import SandboxState
-from sandbox.workload import Workload
+from sandbox.workload.model import Workload
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +113,15 @@ class SandboxServer:
     def __init__(self, workload: Workload, host: str = "127.0.0.1", port: int = 0) -> None:
         self.workload = workload
         self.state = SandboxState(workload)
-        self.google = GoogleProvider(self.state)
+        self.google_oauth = GoogleOAuth(self.state)
+        self.gmail = GmailProvider(self.state)
         self.calendar = GoogleCalendarProvider(self.state)
         self.graph = GraphProvider(self.state)
         self.entra = EntraProvider(self.state)
         self.control = ControlApi(self.state)
         self.router = Router()
         # Google's fixed paths first: Entra's /{tenant}/... routes match any first segment.
-        for provider in (self.google, self.calendar, self.graph, self.entra):
+        for provider in (self.google_oauth, self.gmail, self.calendar, self.graph, self.entra):
             self.router.extend(provider.router)
         self._httpd = _Server((host, port), _Handler)
         self._httpd.app = self  # type: ignore[attr-defined]

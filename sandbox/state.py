@@ -3,47 +3,43 @@
 Provider-neutral and keyed by mailbox address, so the Google and Microsoft modules share it. One
 re-entrant lock guards everything; label lists on messages and events on calendars are replaced,
 never mutated, so a reader holding one sees a consistent snapshot without copying.
+
+This module is the facade and the lock; the parts it holds live beside it: `mailstore` (one
+mailbox's messages by date), `tokens` (token shapes), `faults`, `quota` (limits and windows),
+`stats`, and `truth` (the rows a correct sync must reproduce).
 """
 
 from __future__ import annotations
 
-import base64
-import bisect
 import copy
-import json
 import random
-import secrets
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox import rfc822
-from sandbox.calendar_ids import google_base_id, graph_master_id, provider_event_id
-from sandbox.calendar_model import MasterEvent, Occurrence, apply_changes, build_event
-from sandbox.calendar_model import occurrences_starting as _starting
 from sandbox.faults import GRANT_FAULTS, FaultBook, Rejection, make_fault
-from sandbox.quota import GraphLimits, QuotaConfig, SlidingWindow
+from sandbox.mailstore import MailStore
+from sandbox.quota import Meters
 from sandbox.stats import MailboxStats, totals
-from sandbox.workload import Mailbox, SandboxMessage, Workload, provider_ids
-
-ACCESS_TOKEN_TTL_S = 3599
-AUTH_CODE_TTL_S = 600
-SKIPPED_LABELS = frozenset({"DRAFT", "SPAM", "TRASH"})
-
-
-class TokenError(Exception):
-    """The grant is unknown or refused (never carries the token itself).
-
-    `kind` is "unknown" for a token or code the sandbox never issued (or already redeemed),
-    else the grant fault in force (see `faults.GRANT_FAULTS`).
-    """
-
-    def __init__(self, message: str, kind: str = "unknown") -> None:
-        super().__init__(message)
-        self.kind = kind
+from sandbox.tokens import (
+    ACCESS_TOKEN_TTL_S,
+    AUTH_CODE_TTL_S,
+    AccessToken,
+    TokenError,
+    new_access_token,
+    new_authorization_code,
+    new_refresh_token,
+)
+from sandbox.truth import EPOCH, FAR, SKIPPED_LABELS, aware, event_row, message_row, to_ms
+from sandbox.workload import rfc822
+from sandbox.workload.calendar_ids import provider_master_id
+from sandbox.workload.calendar_model import MasterEvent, Occurrence
+from sandbox.workload.calendar_model import occurrences_starting as _starting
+from sandbox.workload.event_spec import apply_changes, build_event
+from sandbox.workload.message_ids import provider_ids
+from sandbox.workload.model import Mailbox, SandboxMessage, Workload
 
 
 class UnknownMailbox(KeyError):
@@ -58,35 +54,6 @@ class UnknownEvent(KeyError):
     pass
 
 
-@dataclass
-class _AccessToken:
-    mailbox: str
-    expires_at: float  # time.time()
-
-
-@dataclass
-class _Store:
-    """One mailbox's messages, kept sorted by (internalDate, id) for windowed listing."""
-
-    by_id: dict[str, SandboxMessage] = field(default_factory=dict)
-    keys: list[tuple[int, str]] = field(default_factory=list)
-    history: dict[str, int] = field(default_factory=dict)
-    threads_by_mid: dict[str, str] = field(default_factory=dict)
-
-    def add(self, msg: SandboxMessage, history_id: int) -> None:
-        self.by_id[msg.id] = msg
-        bisect.insort(self.keys, (msg.internal_date_ms, msg.id))
-        self.history[msg.id] = history_id
-        if msg.internet_message_id:
-            self.threads_by_mid.setdefault(msg.internet_message_id, msg.thread_id)
-
-    def remove(self, msg: SandboxMessage) -> None:
-        del self.by_id[msg.id]
-        index = bisect.bisect_left(self.keys, (msg.internal_date_ms, msg.id))
-        del self.keys[index]
-        self.history.pop(msg.id, None)
-
-
 class SandboxState:
     """Thread-safe state behind every provider handler and the /_sandbox control API."""
 
@@ -97,22 +64,20 @@ class SandboxState:
         self._rng = random.Random(workload.seed * 7919 + 1)
         self._mailboxes = {m.address: m for m in workload.mailboxes}
         self._refresh = {m.refresh_token: m.address for m in workload.mailboxes}
-        self._access: dict[str, _AccessToken] = {}
-        self._stores: dict[str, _Store] = {}
+        self._access: dict[str, AccessToken] = {}
+        self._stores: dict[str, MailStore] = {}
         self._history_counter = 1000
         self._used_gmail_ids: set[str] = set()
         for address, msgs in workload.messages.items():
-            store = _Store()
+            store = MailStore()
             for msg in msgs:
                 self._history_counter += 1
                 store.add(msg, self._history_counter)
             self._stores[address] = store
         for address in self._mailboxes:
-            self._stores.setdefault(address, _Store())
+            self._stores.setdefault(address, MailStore())
         self._faults = FaultBook()
-        self._quota = QuotaConfig()
-        self._graph_limits = GraphLimits()
-        self._windows: dict[tuple[str, str], SlidingWindow] = {}
+        self._meters = Meters()
         self._in_flight: dict[str, int] = {}
         self._stats: dict[str, MailboxStats] = {}
         self._codes: dict[str, tuple[str, float]] = {}
@@ -152,11 +117,8 @@ class SandboxState:
             stats.token_failures += 1
             raise TokenError("grant refused", fault)
         box = self._mailboxes[address]
-        if box.provider == "microsoft":
-            token = _fake_jwt({"typ": "JWT", "nonce": secrets.token_urlsafe(16), "alg": "RS256"})
-        else:
-            token = "ya29.sbx-" + secrets.token_urlsafe(32)
-        self._access[token] = _AccessToken(address, time.time() + self.access_token_ttl_s)
+        token = new_access_token(box.provider)
+        self._access[token] = AccessToken(address, time.time() + self.access_token_ttl_s)
         stats.token_refreshes += 1
         return token, self.access_token_ttl_s, box
 
@@ -172,9 +134,8 @@ class SandboxState:
     def issue_refresh_token(self, mailbox: str) -> str:
         """A further refresh token for the mailbox (Entra rotates them on every redemption)."""
         box = self.mailbox(mailbox)
-        prefix = "0.AXsbx-" if box.provider == "microsoft" else "1//sbx-"
         with self._lock:
-            token = prefix + secrets.token_urlsafe(48)
+            token = new_refresh_token(box.provider)
             self._refresh[token] = box.address
             return token
 
@@ -182,7 +143,7 @@ class SandboxState:
         """A one-time authorization code for the mailbox, as the consent redirect would carry."""
         box = self.mailbox(mailbox)
         with self._lock:
-            code = "1.AXsbx-code-" + secrets.token_urlsafe(40)
+            code = new_authorization_code()
             self._codes[code] = (box.address, time.time() + AUTH_CODE_TTL_S)
             return code
 
@@ -250,24 +211,12 @@ class SandboxState:
         """Google's per-user limits, on or off: Gmail units per second, Calendar requests per
         minute (600 by default)."""
         with self._lock:
-            self._quota.enabled = bool(enabled)
-            if units_per_second is not None:
-                if int(units_per_second) <= 0:
-                    raise ValueError("units_per_second must be positive")
-                self._quota.units_per_second = int(units_per_second)
-            if calendar_requests_per_minute is not None:
-                if int(calendar_requests_per_minute) <= 0:
-                    raise ValueError("calendar_requests_per_minute must be positive")
-                self._quota.calendar_requests_per_minute = int(calendar_requests_per_minute)
+            self._meters.configure_google(enabled, units_per_second, calendar_requests_per_minute)
             return self.quota()
 
     def quota(self) -> dict[str, Any]:
         with self._lock:
-            return {
-                "enabled": self._quota.enabled,
-                "units_per_second": self._quota.units_per_second,
-                "calendar_requests_per_minute": self._quota.calendar_requests_per_minute,
-            }
+            return self._meters.google_dict()
 
     def set_graph_limits(
         self,
@@ -279,27 +228,14 @@ class SandboxState:
         """Outlook's per-mailbox throttling behind Graph: at most `max_concurrent` (4) requests
         in flight and `requests_per_window` (10,000) per `window_seconds` (600)."""
         with self._lock:
-            limits = self._graph_limits
-            limits.enabled = bool(enabled)
-            for name, value in (
-                ("max_concurrent", max_concurrent),
-                ("requests_per_window", requests_per_window),
-            ):
-                if value is not None:
-                    if int(value) <= 0:
-                        raise ValueError(f"{name} must be positive")
-                    setattr(limits, name, int(value))
-            if window_seconds is not None:
-                if float(window_seconds) <= 0:
-                    raise ValueError("window_seconds must be positive")
-                limits.window_seconds = float(window_seconds)
-                for key in [k for k in self._windows if k[1] == "graph"]:
-                    del self._windows[key]
-            return limits.to_dict()
+            self._meters.configure_graph(
+                enabled, max_concurrent, requests_per_window, window_seconds
+            )
+            return self._meters.graph.to_dict()
 
     def graph_limits(self) -> dict[str, Any]:
         with self._lock:
-            return self._graph_limits.to_dict()
+            return self._meters.graph.to_dict()
 
     def enter_request(self, mailbox: str, slots: int = 1) -> int:
         """Takes up to `slots` of the mailbox's concurrent-request slots; returns how many it
@@ -308,8 +244,9 @@ class SandboxState:
             stats = self._stats_for(mailbox)
             busy = self._in_flight.get(mailbox, 0)
             granted = slots
-            if self._graph_limits.enabled:
-                granted = max(0, min(slots, self._graph_limits.max_concurrent - busy))
+            limits = self._meters.graph
+            if limits.enabled:
+                granted = max(0, min(slots, limits.max_concurrent - busy))
                 stats.rejected_for_concurrency += slots - granted
             self._in_flight[mailbox] = busy + granted
             stats.max_concurrent_seen = max(stats.max_concurrent_seen, busy + granted)
@@ -349,10 +286,7 @@ class SandboxState:
             if rejection is not None:
                 stats.faults_injected += 1
                 return rejection
-            window_s, limit = self._meter(meter)
-            window = self._windows.get((mailbox, meter))
-            if window is None:
-                window = self._windows[(mailbox, meter)] = SlidingWindow(window_s)
+            window, limit = self._meters.window(mailbox, meter)
             now = time.monotonic()
             if not window.try_charge(cost, now, limit):
                 stats.rejected_for_quota += 1
@@ -362,19 +296,15 @@ class SandboxState:
                 stats.max_units_in_any_1s_window = window.max_units
             return None
 
-    def _meter(self, meter: str) -> tuple[float, int | None]:
-        quota, graph = self._quota, self._graph_limits
-        if meter == "gmail":
-            return 1.0, quota.units_per_second if quota.enabled else None
-        if meter == "calendar":
-            return 60.0, quota.calendar_requests_per_minute if quota.enabled else None
-        if meter == "graph":
-            return graph.window_seconds, graph.requests_per_window if graph.enabled else None
-        raise ValueError(f"unknown meter {meter!r}")
-
     def slow_seconds(self, mailbox: str) -> float:
         with self._lock:
             return self._faults.slow_seconds(mailbox)
+
+    def pause_if_slow(self, mailbox: str) -> None:
+        """Sleeps for the mailbox's `slow` fault, if any (outside the lock)."""
+        delay = self.slow_seconds(mailbox)
+        if delay > 0:
+            time.sleep(delay)
 
     def rejection_for(self, mailbox: str) -> Rejection | None:
         """The fault a call that is not metered (e.g. a whole $batch) would hit; consumes it."""
@@ -399,12 +329,11 @@ class SandboxState:
     def reset_stats(self) -> None:
         with self._lock:
             self._stats.clear()
-            for window in self._windows.values():
-                window.reset()
+            self._meters.reset()
 
     # ---- messages -----------------------------------------------------------------------------
 
-    def _store(self, mailbox: str) -> _Store:
+    def _store(self, mailbox: str) -> MailStore:
         store = self._stores.get(mailbox.lower())
         if store is None:
             raise UnknownMailbox(mailbox)
@@ -424,14 +353,7 @@ class SandboxState:
     ) -> list[SandboxMessage]:
         """Messages with after_ms <= internalDate < before_ms, newest first (ties: larger id)."""
         with self._lock:
-            store = self._store(mailbox)
-            lo = 0 if after_ms is None else bisect.bisect_left(store.keys, (after_ms, ""))
-            hi = (
-                len(store.keys)
-                if before_ms is None
-                else bisect.bisect_left(store.keys, (before_ms, ""))
-            )
-            return [store.by_id[key[1]] for key in reversed(store.keys[lo:hi])]
+            return self._store(mailbox).between(after_ms, before_ms)
 
     def history_id(self, mailbox: str) -> int:
         with self._lock:
@@ -532,12 +454,12 @@ class SandboxState:
     ) -> list[dict[str, Any]]:
         """What a correct sync must find: messages with internalDate in [start, end), oldest
         first; DRAFT/SPAM/TRASH left out unless `include_skipped`."""
-        after_ms = None if start is None else _to_ms(start)
-        before_ms = None if end is None else _to_ms(end)
+        after_ms = None if start is None else to_ms(start)
+        before_ms = None if end is None else to_ms(end)
         found = self.messages_between(mailbox, after_ms, before_ms)
         found.reverse()
         return [
-            _truth_row(m)
+            message_row(m)
             for m in found
             if include_skipped or not SKIPPED_LABELS.intersection(m.label_ids)
         ]
@@ -561,7 +483,10 @@ class SandboxState:
         event = build_event(dict(spec), box.address, box.display_name, datetime.now(UTC))
         with self._lock:
             self._calendar(box.address)[event.uid] = event
-        return {"uid": event.uid, "event_id": _master_id(box, event)}
+        return {
+            "uid": event.uid,
+            "event_id": provider_master_id(box.provider, box.user_id, event.uid),
+        }
 
     def update_event(self, mailbox: str, uid: str, **changes: Any) -> dict[str, str]:
         """Reschedules, renames, cancels (status="cancelled") or adds exceptions to an event on
@@ -575,7 +500,7 @@ class SandboxState:
             event = copy.deepcopy(current)
             apply_changes(event, dict(changes), datetime.now(UTC))
             calendar[uid] = event
-        return {"uid": uid, "event_id": _master_id(box, event)}
+        return {"uid": uid, "event_id": provider_master_id(box.provider, box.user_id, event.uid)}
 
     def occurrences(self, mailbox: str, start: datetime, end: datetime) -> list[Occurrence]:
         """Occurrences starting in [start, end), sorted by (start, uid)."""
@@ -590,87 +515,6 @@ class SandboxState:
         """What a correct meeting sync must find: occurrences whose start lies in [start, end)
         (all-day ones by their first UTC midnight), cancelled ones included."""
         box = self.mailbox(mailbox)
-        lo = _EPOCH if start is None else _aware(start)
-        hi = _FAR if end is None else _aware(end)
-        return [_event_row(box, o) for o in self.occurrences(box.address, lo, hi)]
-
-
-def _to_ms(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
-def _truth_row(msg: SandboxMessage) -> dict[str, Any]:
-    return {
-        "mailbox": msg.mailbox,
-        "id": msg.id,
-        "threadId": msg.thread_id,
-        "internet_message_id": msg.internet_message_id,
-        "labels": list(msg.label_ids),
-        "internal_date": datetime.fromtimestamp(msg.internal_date_ms / 1000, tz=UTC).isoformat(),
-        "internal_date_ms": msg.internal_date_ms,
-        "subject": msg.subject,
-        "from": msg.from_address,
-        "to": list(msg.to_addresses),
-        "cc": list(msg.cc_addresses),
-        "kind": msg.kind,
-    }
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FAR = datetime(2200, 1, 1, tzinfo=UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _master_id(box: Mailbox, event: MasterEvent) -> str:
-    """The id of the series master, or of the event itself when it does not recur."""
-    if box.provider == "microsoft":
-        return graph_master_id(box.user_id or "", event.uid)
-    return google_base_id(event.uid)
-
-
-def _event_row(box: Mailbox, occ: Occurrence) -> dict[str, Any]:
-    event = occ.event
-    organizer = event.organizer_email
-    return {
-        "mailbox": box.address,
-        "event_id": provider_event_id(box.provider, box.user_id, occ),
-        "ical_uid": event.uid,
-        "start": occ.start.isoformat(),
-        "end": occ.end.isoformat(),
-        "all_day": event.all_day,
-        "start_time_zone": event.time_zone,
-        "status": occ.status,
-        "subject": occ.subject,
-        "organizer": organizer,
-        "organized_by_owner": organizer == box.address,
-        "attendees": [
-            {"email": a.email, "response": a.response}
-            for a in event.attendees
-            if a.email != organizer
-        ],
-        "recurring": event.recurring,
-        "original_start": None if occ.original_start is None else occ.original_start.isoformat(),
-        "is_exception": occ.is_exception,
-        "kind": event.kind,
-    }
-
-
-def _fake_jwt(header: dict[str, Any]) -> str:
-    """An opaque token shaped like Entra's access tokens (three base64url parts)."""
-
-    def part(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-    body = {"aud": "00000003-0000-0000-c000-000000000000", "jti": secrets.token_urlsafe(12)}
-    return ".".join(
-        (
-            part(json.dumps(header).encode()),
-            part(json.dumps(body).encode()),
-            part(secrets.token_bytes(64)),
-        )
-    )
+        lo = EPOCH if start is None else aware(start)
+        hi = FAR if end is None else aware(end)
+        return [event_row(box, o) for o in self.occurrences(box.address, lo, hi)]

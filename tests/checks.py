@@ -6,7 +6,7 @@ import traceback
 from typing import Any
 
 from sandbox.server import SandboxServer
-from sandbox.workload import Mailbox
+from sandbox.workload.model import Mailbox
 from vocabulary.status import ConnectionFailure
 from vocabulary.windows import SyncWindow
 

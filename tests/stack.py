@@ -18,13 +18,13 @@ from resources.registry import Connection, Registry
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
 from sandbox.server import SandboxServer
-from sandbox.workload import (
+from sandbox.workload.generate import generate_workload
+from sandbox.workload.model import (
     GOOGLE_CLIENT_ID,
     GOOGLE_CLIENT_SECRET,
     MICROSOFT_CLIENT_ID,
     MICROSOFT_CLIENT_SECRET,
     Workload,
-    generate_workload,
 )
 
 WORKLOAD_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

@@ -24,7 +24,7 @@ from resources.registry import Registry
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
 from sandbox.server import SandboxServer
-from sandbox.workload import generate_workload
+from sandbox.workload.generate import generate_workload
 from stack import WORKLOAD_NOW
 
 DAYS = [(WORKLOAD_NOW - timedelta(days=n)).date().isoformat() for n in (2, 1)]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sandbox.server import SandboxServer
-from sandbox.workload import Mailbox, Workload
+from sandbox.workload.model import Mailbox, Workload
 from vocabulary.windows import SyncWindow
 
 

@@ -15,11 +15,12 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from sandbox.calendar_model import EventSpecError, build_event, expand
 from sandbox.client import SandboxClient
-from sandbox.msids import graph_uid, ical_uid_from_graph, native_goid
 from sandbox.server import SandboxServer
-from sandbox.workload import (
+from sandbox.workload.calendar_model import EventSpecError, expand
+from sandbox.workload.event_spec import build_event
+from sandbox.workload.generate import generate_workload
+from sandbox.workload.model import (
     GOOGLE_CLIENT_ID,
     GOOGLE_CLIENT_SECRET,
     GRAPH_CALENDARS_SCOPE,
@@ -27,8 +28,8 @@ from sandbox.workload import (
     MICROSOFT_CLIENT_SECRET,
     Mailbox,
     Workload,
-    generate_workload,
 )
+from sandbox.workload.msids import graph_uid, ical_uid_from_graph, native_goid
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 LOGIN = "https://login.microsoftonline.com"

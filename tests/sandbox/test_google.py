@@ -25,16 +25,16 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
 from paths import ROOT
-from sandbox import rfc822
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from sandbox.workload import (
+from sandbox.workload import rfc822
+from sandbox.workload.generate import generate_workload
+from sandbox.workload.model import (
     GOOGLE_CLIENT_ID,
     GOOGLE_CLIENT_SECRET,
     GOOGLE_SCOPES,
     Mailbox,
     Workload,
-    generate_workload,
 )
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

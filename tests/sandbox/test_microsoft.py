@@ -12,17 +12,17 @@ import msal
 import pytest
 import requests
 
-from sandbox import rfc822
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from sandbox.workload import (
+from sandbox.workload import rfc822
+from sandbox.workload.generate import generate_workload
+from sandbox.workload.model import (
     GRAPH_CALENDARS_SCOPE,
     GRAPH_MAIL_SCOPE,
     MICROSOFT_CLIENT_ID,
     MICROSOFT_CLIENT_SECRET,
     Mailbox,
     Workload,
-    generate_workload,
 )
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

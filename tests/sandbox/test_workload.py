@@ -15,15 +15,14 @@ from email import message_from_bytes, policy
 import pytest
 
 from paths import ROOT
-from sandbox import rfc822
-from sandbox.workload import (
+from sandbox.workload import rfc822
+from sandbox.workload.generate import floor_hour, generate_workload
+from sandbox.workload.model import (
     CALENDAR_READONLY_SCOPE,
     GMAIL_READONLY_SCOPE,
     MICROSOFT_SCOPES,
     SandboxMessage,
     Workload,
-    floor_hour,
-    generate_workload,
 )
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -56,7 +55,7 @@ def test_deterministic_across_processes_and_hash_seeds(workload: Workload) -> No
         "from datetime import datetime, UTC; import sys;"
         "sys.path[:0] = ['tests', 'tests/sandbox'];"
         "from test_workload import _digest;"
-        "from sandbox.workload import generate_workload;"
+        "from sandbox.workload.generate import generate_workload;"
         "print(_digest(generate_workload(seed=7, now=datetime(2026, 11, 20, 15, tzinfo=UTC))))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}

@@ -17,13 +17,8 @@ from resources.google.kit import GOOGLE
 from resources.google.resource import GoogleWorkspaceResource
 from resources.google.settings import GoogleSettings
 from sandbox.server import SandboxServer
-from sandbox.workload import (
-    GOOGLE_CLIENT_ID,
-    GOOGLE_CLIENT_SECRET,
-    Mailbox,
-    Workload,
-    generate_workload,
-)
+from sandbox.workload.generate import generate_workload
+from sandbox.workload.model import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, Mailbox, Workload
 from vocabulary.connectors import MailboxCredentials
 from vocabulary.records import MeetingRecord, QuarantinedRecord
 from vocabulary.status import ConnectionFailure, ConnectionStatus

@@ -22,13 +22,8 @@ from resources.google.resource import GoogleWorkspaceResource
 from resources.google.settings import GoogleSettings
 from resources.rate_limit import QuotaPacer
 from sandbox.server import SandboxServer
-from sandbox.workload import (
-    GOOGLE_CLIENT_ID,
-    GOOGLE_CLIENT_SECRET,
-    Mailbox,
-    Workload,
-    generate_workload,
-)
+from sandbox.workload.generate import generate_workload
+from sandbox.workload.model import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, Mailbox, Workload
 from vocabulary.connectors import MailboxCredentials
 from vocabulary.records import EmailRecord, QuarantinedRecord
 from vocabulary.status import ConnectionFailure, ConnectionStatus

@@ -19,8 +19,8 @@ import pytest
 
 from resources.google.mail_connector import METADATA_HEADERS
 from resources.google.mail_parsing import parse_gmail_message
-from sandbox.gmail_payload import PayloadCache, message_resource
-from sandbox.workload import generate_workload
+from sandbox.google.gmail_payload import PayloadCache, message_resource
+from sandbox.workload.generate import generate_workload
 from vocabulary.headers import (
     decode_encoded_words,
     parse_address_list,

@@ -23,13 +23,8 @@ from resources.microsoft.mail_parsing import parse_graph_message
 from resources.microsoft.resource import MicrosoftGraphResource
 from resources.microsoft.settings import GraphSettings
 from sandbox.server import SandboxServer
-from sandbox.workload import (
-    MICROSOFT_CLIENT_ID,
-    MICROSOFT_CLIENT_SECRET,
-    Mailbox,
-    Workload,
-    generate_workload,
-)
+from sandbox.workload.generate import generate_workload
+from sandbox.workload.model import MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, Mailbox, Workload
 from vocabulary.connectors import MailboxCredentials
 from vocabulary.records import EmailRecord, MeetingRecord, QuarantinedRecord
 from vocabulary.status import ConnectionFailure, ConnectionStatus

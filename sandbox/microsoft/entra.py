@@ -21,8 +21,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from sandbox.http import Request, Response, Router
-from sandbox.state import SandboxState, TokenError, UnknownMailbox
-from sandbox.workload import MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, Mailbox
+from sandbox.state import SandboxState, UnknownMailbox
+from sandbox.tokens import TokenError
+from sandbox.workload.model import MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, Mailbox
 
 LOGIN_HOST = "https://login.microsoftonline.com"
 GRAPH_RESOURCE = "https://graph.microsoft.com/"

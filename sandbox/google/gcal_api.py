@@ -14,21 +14,20 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-from sandbox.calendar_ids import google_base_id, google_occurrence_id
-from sandbox.calendar_model import MasterEvent, Occurrence, local_to_utc, occurrences
 from sandbox.faults import Rejection
-from sandbox.google_api import google_authenticate, google_error, google_rejection
+from sandbox.google.errors import google_authenticate, google_error, google_rejection
 from sandbox.http import Request, Response, Router
-from sandbox.msids import digest
 from sandbox.state import SandboxState
-from sandbox.workload import CALENDAR_READONLY_SCOPE, Mailbox
+from sandbox.workload.calendar_ids import google_base_id, google_occurrence_id
+from sandbox.workload.calendar_model import MasterEvent, Occurrence, local_to_utc, occurrences
+from sandbox.workload.model import CALENDAR_READONLY_SCOPE, Mailbox
+from sandbox.workload.msids import digest
 
 DEFAULT_MAX_RESULTS = 250
 MAX_RESULTS = 2500
@@ -79,9 +78,7 @@ class GoogleCalendarProvider:
             if isinstance(mailbox, Response):
                 return mailbox
             self.state.count_http(mailbox)
-            delay = self.state.slow_seconds(mailbox)
-            if delay > 0:
-                time.sleep(delay)
+            self.state.pause_if_slow(mailbox)
             box = self.state.mailbox(mailbox)
             if "calendar" in match.groupdict():
                 wanted = unquote(match["calendar"]).lower()

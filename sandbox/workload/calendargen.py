@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sandbox import msids
-from sandbox.calendar_ids import google_event_id
-from sandbox.calendar_model import Invitee, MasterEvent, Override, expand
-
-if TYPE_CHECKING:
-    from sandbox.workload import Mailbox, Tenant
+from sandbox.workload import msids
+from sandbox.workload.calendar_ids import google_event_id
+from sandbox.workload.calendar_model import Invitee, MasterEvent, Override, expand
+from sandbox.workload.model import Mailbox, Tenant
 
 EXTERNAL_SUBJECTS = (
     "Quarterly business review",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from sandbox import msids
-from sandbox.calendar_model import Occurrence
+from sandbox.workload import msids
+from sandbox.workload.calendar_model import Occurrence
 
 _BASE32HEX = "0123456789abcdefghijklmnopqrstuv"
 GOOGLE_UID_SUFFIX = "@google.com"
@@ -58,3 +58,10 @@ def provider_event_id(provider: str, user_id: str | None, occurrence: Occurrence
     if provider == "microsoft":
         return graph_occurrence_id(user_id or "", occurrence)
     return google_occurrence_id(occurrence)
+
+
+def provider_master_id(provider: str, user_id: str | None, uid: str) -> str:
+    """The id of the series master, or of the event itself when it does not recur."""
+    if provider == "microsoft":
+        return graph_master_id(user_id or "", uid)
+    return google_base_id(uid)

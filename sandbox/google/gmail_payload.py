@@ -14,8 +14,8 @@ from email import message_from_bytes, policy
 from email.message import Message
 from typing import Any
 
-from sandbox import rfc822
-from sandbox.workload import SandboxMessage
+from sandbox.workload import rfc822
+from sandbox.workload.model import SandboxMessage
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _SPACES = re.compile(r"\s+")
