@@ -20,6 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from resources import settings
@@ -27,6 +28,8 @@ from resources.registry import Registry
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
 from sandbox.postgres import PostgresUnavailable, throwaway_postgres
+from sandbox.server import SandboxServer
+from sandbox.workload.model import Workload
 
 POSTGRES_URL_ENV = "TOUCHPOINT_TEST_POSTGRES_URL"
 
@@ -120,3 +123,39 @@ def secret_key(monkeypatch: pytest.MonkeyPatch) -> str:
 def registry(warehouse: Warehouse, secret_key: str) -> Registry:
     """A Registry over the test's migrated warehouse, encrypting with `secret_key`."""
     return Registry(warehouse, TokenCipher(secret_key))
+
+
+# ---- the sandbox ---------------------------------------------------------------------------
+# A test module that talks to the sandbox defines `workload` (its own seed, providers and size)
+# and marks itself `pytest.mark.usefixtures("clean_sandbox")`.
+
+
+@pytest.fixture(scope="module")
+def server(workload: Workload) -> Iterator[SandboxServer]:
+    with SandboxServer(workload) as sandbox:
+        yield sandbox
+
+
+def _documented_limits(server: SandboxServer) -> None:
+    """No faults; Google's and Graph's documented limits, switched off until a test wants them."""
+    server.state.clear_faults()
+    server.state.set_quota(False, units_per_second=250, calendar_requests_per_minute=600)
+    server.state.set_graph_limits(False, 4, 10_000, 600)
+
+
+@pytest.fixture
+def clean_sandbox(server: SandboxServer) -> Iterator[None]:
+    _documented_limits(server)
+    server.state.reset_stats()
+    yield
+    _documented_limits(server)
+    server.state.reset_stats()
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """A plain HTTP session that ignores the machine's proxy and CA settings."""
+    session = requests.Session()
+    session.trust_env = False
+    yield session
+    session.close()

@@ -4,7 +4,6 @@ Graph calendarView over HTTP, and both against `truth_events`."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -60,24 +59,12 @@ GRAPH_RESPONSES = {
     "notResponded": "none",
 }
 
+pytestmark = pytest.mark.usefixtures("clean_sandbox")
+
 
 @pytest.fixture(scope="module")
 def workload() -> Workload:
     return generate_workload(seed=5, now=NOW, days=7, providers=("google", "microsoft"))
-
-
-@pytest.fixture(scope="module")
-def server(workload: Workload) -> Iterator[SandboxServer]:
-    with SandboxServer(workload) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _clean(server: SandboxServer) -> Iterator[None]:
-    yield
-    server.state.clear_faults()
-    server.state.set_quota(False, calendar_requests_per_minute=600)
-    server.state.reset_stats()
 
 
 @pytest.fixture(scope="module")
@@ -90,14 +77,6 @@ def mbox(workload: Workload, gbox: Mailbox) -> Mailbox:
     return next(
         m for m in workload.mailboxes if m.provider == "microsoft" and m.tenant == gbox.tenant
     )
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    session = requests.Session()
-    session.trust_env = False
-    yield session
-    session.close()
 
 
 def calendar(server: SandboxServer, mailbox: Mailbox) -> Any:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -39,32 +38,12 @@ from sandbox.workload.model import (
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
+pytestmark = pytest.mark.usefixtures("clean_sandbox")
+
 
 @pytest.fixture(scope="module")
 def workload() -> Workload:
     return generate_workload(seed=7, now=NOW, days=5)
-
-
-@pytest.fixture(scope="module")
-def server(workload: Workload) -> Iterator[SandboxServer]:
-    with SandboxServer(workload) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _clean(server: SandboxServer) -> Iterator[None]:
-    yield
-    server.state.clear_faults()
-    server.state.set_quota(False)
-    server.state.reset_stats()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    session = requests.Session()
-    session.trust_env = False
-    yield session
-    session.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,32 +52,12 @@ class RewritingClient:
     def close(self) -> None:
         self.session.close()
 
+pytestmark = pytest.mark.usefixtures("clean_sandbox")
+
 
 @pytest.fixture(scope="module")
 def workload() -> Workload:
     return generate_workload(seed=11, now=NOW, days=3, providers=("google", "microsoft"))
-
-
-@pytest.fixture(scope="module")
-def server(workload: Workload) -> Iterator[SandboxServer]:
-    with SandboxServer(workload) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _clean(server: SandboxServer) -> Iterator[None]:
-    yield
-    server.state.clear_faults()
-    server.state.set_graph_limits(False, 4, 10_000, 600)
-    server.state.reset_stats()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    session = requests.Session()
-    session.trust_env = False
-    yield session
-    session.close()
 
 
 @pytest.fixture(scope="module")
