@@ -5,7 +5,7 @@ from __future__ import annotations
 from resources.google_resource import GoogleWorkspaceResource
 from resources.microsoft_resource import MicrosoftGraphResource
 from resources.provider import CalendarConnector, MailConnector
-from resources.registry import Connection, Registry
+from resources.registry import Connection, ConnectionStore
 
 
 class ConnectorFactory:
@@ -17,7 +17,7 @@ class ConnectorFactory:
 
     def __init__(
         self,
-        registry: Registry,
+        registry: ConnectionStore,
         google: GoogleWorkspaceResource,
         microsoft: MicrosoftGraphResource,
     ) -> None:

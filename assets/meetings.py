@@ -10,7 +10,7 @@ from orchestration.partitions import split_tenant_day_key, tenant_day_partitions
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
 from resources.google_resource import GoogleWorkspaceResource
 from resources.microsoft_resource import MicrosoftGraphResource
-from resources.registry import Registry
+from resources.registry import ConnectionStore
 
 
 @dg.asset(
@@ -34,7 +34,7 @@ def raw_meetings(
 ) -> dg.MaterializeResult:
     store = warehouse.get()
     registry = vault.registry(store)
-    connectors = ConnectorFactory(registry, google, microsoft)
+    connectors = ConnectorFactory(registry.connections, google, microsoft)
     return run_partition_sync(context, registry, MeetingWindowSync(store, connectors.calendar))
 
 
@@ -53,7 +53,8 @@ def meetings(
 ) -> dg.MaterializeResult:
     tenant_id, day = split_tenant_day_key(context.partition_key)
     store = warehouse.get()
-    owners = {c.connection_id: c.owner_email for c in Registry(store).list_connections(tenant_id)}
+    connections = ConnectionStore(store).list_connections(tenant_id)
+    owners = {c.connection_id: c.owner_email for c in connections}
     return dg.MaterializeResult(
         metadata=dedupe_metadata(rebuild_meetings(store, tenant_id, day.date(), owners))
     )
