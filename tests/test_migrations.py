@@ -71,6 +71,7 @@ def add_runner_era_rows(wh: Warehouse, md: sa.MetaData) -> None:
         cause_code="invalid_grant",
         recorded_at=T0,
     )
+    raw_key = dict(tenant_id="acme", connection_id="conn-a", partition_day=T0.date(), synced_at=T0)
     if "stream" in tables["missed_windows"].c:
         window["stream"] = "calendar"
     with wh.write() as conn:
@@ -105,34 +106,28 @@ def add_runner_era_rows(wh: Warehouse, md: sa.MetaData) -> None:
         conn.execute(
             tables["raw_emails"].insert(),
             dict(
-                tenant_id="acme",
-                connection_id="conn-a",
+                raw_key,
                 provider_message_id="kept",
-                partition_day=T0.date(),
                 received_at=T0,
                 to_addresses=["bob@acme.com"],
                 cc_addresses=[],
                 bcc_addresses=[],
                 labels=["INBOX"],
                 header_defects=[],
-                synced_at=T0,
             ),
         )
         if "raw_meetings" in tables:
             conn.execute(
                 tables["raw_meetings"].insert(),
                 dict(
-                    tenant_id="acme",
-                    connection_id="conn-a",
+                    raw_key,
                     provider_event_id="ev-1",
-                    partition_day=T0.date(),
                     start_at=T0,
                     end_at=T0 + timedelta(minutes=30),
                     all_day=False,
                     status="confirmed",
                     organized_by_owner=True,
                     attendees=[{"email": "ann@customer.com"}],
-                    synced_at=T0,
                 ),
             )
 
