@@ -18,7 +18,8 @@ from resources.schema.migrate import (
     revisions_up_to,
     script_directory,
 )
-from resources.schema.tables import STREAM_TABLES, STREAMS, schema_metadata
+from resources.schema.streams import STREAM_TABLES, STREAMS
+from resources.schema.tables import schema_metadata
 from resources.warehouse import Warehouse, WarehouseError
 
 ALL_REVISIONS = revisions_up_to(head_revision())

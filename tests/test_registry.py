@@ -9,13 +9,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from resources import settings
 from resources.provider import ConnectionStatus
 from resources.registry import (
+    ConnectionHealth,
     ConnectionStore,
     DuplicateConnectionError,
     DuplicateTenantError,
     InvalidInputError,
     Registry,
+    TenantStore,
     UnknownConnectionError,
     UnknownTenantError,
     validate_tenant_id,
@@ -343,6 +346,25 @@ def test_key_is_read_from_the_environment(warehouse: Warehouse, secret_key: str)
         "acme", "bob@acme.com", "google", TOKEN
     ).connection_id
     assert ConnectionStore(warehouse, TokenCipher(secret_key)).refresh_token(connection_id) == TOKEN
+
+
+def test_each_part_works_alone_and_only_tokens_need_the_key(
+    registry: Registry, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connection_id = add_acme(registry)
+    monkeypatch.delenv(settings.SECRET_KEY_ENV)
+    assert [t.tenant_id for t in TenantStore(warehouse).list_tenants()] == ["acme"]
+    connections = ConnectionStore(warehouse)
+    assert connections.get_connection(connection_id).owner_email == "bob@acme.com"
+    health = ConnectionHealth(warehouse)
+    assert health.set_status(connection_id, ConnectionStatus.THROTTLED, "rate_limited", "Slow.")
+    assert [c.status for c in health.status_history(connection_id)] == [
+        ConnectionStatus.ACTIVE,
+        ConnectionStatus.THROTTLED,
+    ]
+    assert connections.get_connection(connection_id).status == ConnectionStatus.THROTTLED
+    with pytest.raises(MissingSecretKeyError):
+        connections.refresh_token(connection_id)
 
 
 def test_cipher_round_trip_rotation_and_errors() -> None:

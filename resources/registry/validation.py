@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from resources.provider import ConnectionStatus
 from resources.registry.errors import InvalidInputError
-from resources.schema.tables import STREAMS
+from resources.schema.streams import STREAMS
 
 TENANT_SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -54,3 +54,8 @@ def big_serial() -> sa.types.TypeEngine:
     """An auto-incrementing id type: SQLite only auto-increments a column declared exactly
     INTEGER PRIMARY KEY, PostgreSQL gets BIGINT."""
     return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def tenant_id_column(**kwargs: object) -> sa.Column:
+    """The tenant key every warehouse table carries (a slug, see resources/registry)."""
+    return sa.Column("tenant_id", sa.String(63), nullable=False, **kwargs)

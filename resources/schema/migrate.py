@@ -58,7 +58,8 @@ def script_directory() -> ScriptDirectory:
 
 def head_revision() -> str:
     head = script_directory().get_current_head()
-    assert head is not None, "no Alembic revisions found"
+    if head is None:
+        raise MigrationError(f"no Alembic revisions found under {SCRIPT_LOCATION}")
     return head
 
 
