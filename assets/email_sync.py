@@ -26,6 +26,7 @@ WRITE_CHUNK = 500
 
 RAW_EMAIL_KEY = (*CONNECTION_KEY, "provider_message_id")
 
+
 def email_row(tenant_id: str, connection_id: str, rec: EmailRecord, now: datetime) -> dict:
     row = asdict(rec)
     row.update(

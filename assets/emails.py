@@ -15,7 +15,7 @@ from assets.partition_sync import (
 from assets.partitions import split_tenant_day_key, tenant_day_partitions
 from resources.dagster_resources import WarehouseResource
 from resources.providers import PROVIDERS
-from resources.registry import Registry
+from resources.registry import ConnectionStore
 
 
 @dg.asset(
@@ -49,7 +49,8 @@ def raw_emails(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 def emails(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     tenant_id, day = split_tenant_day_key(context.partition_key)
     store = warehouse.get()
-    owners = {c.connection_id: c.owner_email for c in Registry(store).list_connections(tenant_id)}
+    connections = ConnectionStore(store).list_connections(tenant_id)
+    owners = {c.connection_id: c.owner_email for c in connections}
     return dg.MaterializeResult(
         metadata=dedupe_metadata(rebuild_emails(store, tenant_id, day.date(), owners))
     )

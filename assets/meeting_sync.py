@@ -24,6 +24,7 @@ CalendarConnectorFactory = Callable[[Connection], CalendarConnector]
 
 RAW_MEETING_KEY = (*CONNECTION_KEY, "provider_event_id")
 
+
 def meeting_row(tenant_id: str, connection_id: str, rec: MeetingRecord, now: datetime) -> dict:
     row = asdict(rec)
     row.update(

@@ -24,7 +24,7 @@ def sync_resources(resources: object) -> tuple[Warehouse, Registry, ConnectorFac
     """The warehouse, the decrypting registry and the connector factory of one sync step."""
     store = resources.warehouse.get()  # type: ignore[attr-defined]
     registry = resources.vault.registry(store)  # type: ignore[attr-defined]
-    return store, registry, ConnectorFactory(registry, provider_settings(resources))
+    return store, registry, ConnectorFactory(registry.connections, provider_settings(resources))
 
 
 COLUMNS = (

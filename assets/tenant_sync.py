@@ -107,9 +107,10 @@ class TenantSync:
     def sync(
         self, tenant_id: str, window: SyncWindow, *, run_id: str, explicit_backfill: bool = False
     ) -> TenantSyncResult:
-        self.registry.get_tenant(tenant_id)  # an unknown tenant is a clear error, not an empty run
+        # An unknown tenant is a clear error, not an empty run.
+        self.registry.tenants.get_tenant(tenant_id)
         result = TenantSyncResult(tenant_id, window)
-        connections = self.registry.list_connections(tenant_id)
+        connections = self.registry.connections.list_connections(tenant_id)
         kind = self.window_sync.kind
         self.log.info(
             f"{kind} sync of {len(connections)} connection(s) of tenant {tenant_id} "
@@ -144,7 +145,7 @@ class TenantSync:
         if conn.status in CREDENTIAL_STATUSES:
             # Only the owner can fix these; retrying a dead grant every hour achieves nothing.
             # The window is recorded so the reconnect can recover it.
-            self.registry.record_missed_window(
+            self.registry.health.record_missed_window(
                 conn.connection_id,
                 window.start,
                 window.end,
@@ -167,10 +168,10 @@ class TenantSync:
             out.status = failure.status.value
             out.cause_code = failure.cause_code
             out.explanation = failure.explanation
-            self.registry.set_status(
+            self.registry.health.set_status(
                 conn.connection_id, failure.status, failure.cause_code, failure.explanation
             )
-            self.registry.record_missed_window(
+            self.registry.health.record_missed_window(
                 conn.connection_id,
                 window.start,
                 window.end,
@@ -180,11 +181,11 @@ class TenantSync:
             )
         else:
             out.status = ConnectionStatus.ACTIVE.value
-            self.registry.mark_windows_recovered(
+            self.registry.health.mark_windows_recovered(
                 conn.connection_id, window.start, window.end, stream=self.window_sync.kind
             )
             if conn.status != ConnectionStatus.ACTIVE:
-                self.registry.set_status(
+                self.registry.health.set_status(
                     conn.connection_id,
                     ConnectionStatus.ACTIVE,
                     "sync_succeeded",

@@ -115,11 +115,11 @@ def load_registry(url: str, workload: dict) -> tuple[Warehouse, Registry]:
     warehouse.migrate()
     registry = Registry(warehouse, TokenCipher(generate_key()))
     for t in workload["tenants"]:
-        registry.add_tenant(
+        registry.tenants.add_tenant(
             t["slug"], t["name"], t["internal_domains"], t["blocked_domains"], t["time_zone"]
         )
     for m in workload["mailboxes"]:
-        registry.add_connection(
+        registry.connections.add_connection(
             m["tenant"],
             m["address"],
             m["provider"],
@@ -143,7 +143,7 @@ def connector_factory(registry: Registry, base_url: str, workload: dict) -> Conn
         **workload["microsoft_client"],
     )
     return ConnectorFactory(
-        registry, {"google": google.settings(), "microsoft": microsoft.settings()}
+        registry.connections, {"google": google.settings(), "microsoft": microsoft.settings()}
     )
 
 

@@ -43,10 +43,10 @@ def naive_gmail(
     from googleapiclient.discovery import build
 
     synced = 0
-    for conn in registry.list_connections(tenant):
+    for conn in registry.connections.list_connections(tenant):
         creds = Credentials(
             None,
-            refresh_token=registry.refresh_token(conn.connection_id),
+            refresh_token=registry.connections.refresh_token(conn.connection_id),
             token_uri=base_url + "/token",
             **workload["google_client"],
         )

@@ -49,10 +49,10 @@ def naive_graph(
     row. It signs in the same way (msal) and leaves out the same folders."""
     synced = 0
     session = requests.Session()
-    for conn in registry.list_connections(tenant):
+    for conn in registry.connections.list_connections(tenant):
         tokens = MicrosoftTokens(
             conn.owner_email,
-            registry.refresh_token(conn.connection_id),
+            registry.connections.refresh_token(conn.connection_id),
             scopes=GRAPH_MAIL_SCOPES,
             login_base_url=base_url,
             stats=ApiStats(),

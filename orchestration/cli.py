@@ -25,7 +25,14 @@ import sqlalchemy as sa
 
 from resources import settings
 from resources.providers import PROVIDERS
-from resources.registry import Connection, Registry, RegistryError, Tenant
+from resources.registry import (
+    Connection,
+    ConnectionHealth,
+    ConnectionStore,
+    RegistryError,
+    Tenant,
+    TenantStore,
+)
 from resources.secrets import SecretKeyError, generate_key
 from resources.warehouse import Warehouse, WarehouseError
 
@@ -213,7 +220,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_tenants_add(args: argparse.Namespace) -> int:
     with open_warehouse(args) as warehouse:
-        tenant = Registry(warehouse).add_tenant(
+        tenant = TenantStore(warehouse).add_tenant(
             args.slug,
             args.name,
             internal_domains=args.internal_domain,
@@ -226,7 +233,7 @@ def cmd_tenants_add(args: argparse.Namespace) -> int:
 
 def cmd_tenants_list(args: argparse.Namespace) -> int:
     with open_warehouse(args) as warehouse:
-        tenants = Registry(warehouse).list_tenants()
+        tenants = TenantStore(warehouse).list_tenants()
     if args.json:
         print(json.dumps([_tenant_json(t) for t in tenants], indent=2))
         return 0
@@ -250,7 +257,7 @@ def cmd_connections_add(args: argparse.Namespace) -> int:
     token = _read_refresh_token(args)
     authorized_at = _parse_aware_datetime(args.authorized_at) if args.authorized_at else None
     with open_warehouse(args) as warehouse:
-        connection = Registry(warehouse).add_connection(
+        connection = ConnectionStore(warehouse).add_connection(
             args.tenant,
             args.owner,
             args.provider,
@@ -265,7 +272,7 @@ def cmd_connections_add(args: argparse.Namespace) -> int:
 
 def cmd_connections_list(args: argparse.Namespace) -> int:
     with open_warehouse(args) as warehouse:
-        connections = Registry(warehouse).list_connections(tenant_id=args.tenant)
+        connections = ConnectionStore(warehouse).list_connections(tenant_id=args.tenant)
     if args.json:
         print(json.dumps([_connection_json(c) for c in connections], indent=2))
         return 0
@@ -289,7 +296,7 @@ def cmd_connections_list(args: argparse.Namespace) -> int:
 
 def cmd_connections_history(args: argparse.Namespace) -> int:
     with open_warehouse(args) as warehouse:
-        changes = Registry(warehouse).status_history(args.connection_id)
+        changes = ConnectionHealth(warehouse).status_history(args.connection_id)
     rows = [
         {
             "changed_at": ch.changed_at.isoformat(),

@@ -7,7 +7,7 @@ import dagster as dg
 from assets.partitions import tenant_day_key, tenant_partitions
 from orchestration.jobs import tenant_sync_job
 from resources.dagster_resources import WarehouseResource
-from resources.registry import Registry
+from resources.registry import ConnectionStore
 from vocabulary.status import ConnectionStatus
 
 
@@ -20,12 +20,12 @@ def days_to_sync(scheduled_at: datetime) -> list[str]:
     return [d.isoformat() for d in days]
 
 
-def active_tenants(registry: Registry) -> list[str]:
+def active_tenants(connections: ConnectionStore) -> list[str]:
     """Tenants with at least one connection that is not stopped on purpose."""
     return sorted(
         {
             c.tenant_id
-            for c in registry.list_connections()
+            for c in connections.list_connections()
             if c.status != ConnectionStatus.STOPPED.value
         }
     )
@@ -43,7 +43,7 @@ def hourly_sync_schedule(
 ) -> list[dg.RunRequest] | dg.SkipReason:
     scheduled_at = context.scheduled_execution_time or datetime.now(UTC)
     known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
-    tenants = active_tenants(Registry(warehouse.get()))
+    tenants = active_tenants(ConnectionStore(warehouse.get()))
     ready = [t for t in tenants if t in known]
     if waiting := [t for t in tenants if t not in known]:
         context.log.warning(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from resources.providers import PROVIDERS, provider_kit
-from resources.registry import Connection, Registry
+from resources.registry import Connection, ConnectionStore
 from vocabulary.connectors import CalendarConnector, MailboxCredentials, MailConnector
 
 
@@ -23,18 +23,18 @@ class ConnectorFactory:
     token, encrypted, and is saved back whenever the library changes it.
     """
 
-    def __init__(self, registry: Registry, settings: Mapping[str, Any]) -> None:
-        self.registry = registry
+    def __init__(self, connections: ConnectionStore, settings: Mapping[str, Any]) -> None:
+        self.connections = connections
         self.settings = settings
 
     def credentials(self, conn: Connection) -> MailboxCredentials:
         def save(cache: str) -> None:
-            self.registry.save_token_cache(conn.connection_id, cache)
+            self.connections.save_token_cache(conn.connection_id, cache)
 
         return MailboxCredentials(
             owner_email=conn.owner_email,
-            refresh_token=self.registry.refresh_token(conn.connection_id),
-            token_cache=self.registry.token_cache(conn.connection_id),
+            refresh_token=self.connections.refresh_token(conn.connection_id),
+            token_cache=self.connections.token_cache(conn.connection_id),
             save_token_cache=save,
         )
 

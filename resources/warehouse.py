@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,14 @@ from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from resources.migrations import MIGRATIONS, SCHEMA_MIGRATIONS, UTCDateTime, schema_metadata, to_utc
+from resources.schema.column_types import UTCDateTime, to_utc
+from resources.schema.migrate import (
+    MigrationError,
+    applied_revisions,
+    is_current,
+    upgrade_to_head,
+)
+from resources.schema.tables import schema_metadata
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CHUNK_ROWS = 5_000
@@ -176,48 +183,28 @@ class Warehouse:
         except KeyError:
             raise WarehouseError(f"unknown warehouse table {name!r}") from None
 
-    def migrate(self) -> list[int]:
-        """Apply the migrations this database lacks; returns their versions (empty when current).
+    def migrate(self) -> list[str]:
+        """Apply the Alembic revisions this database lacks; returns them (empty when current).
 
         All pending steps run in one transaction under a lock (SQLite's write lock, a PostgreSQL
         advisory lock), so two processes migrating at once apply each step exactly once.
         """
-        pending = self._pending_migrations()
-        if not pending:
-            return []
-        applied: list[int] = []
-        with self.write() as conn:
-            if self.dialect == "postgresql":
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
-            SCHEMA_MIGRATIONS.create(conn, checkfirst=True)
-            done = set(conn.scalars(sa.select(SCHEMA_MIGRATIONS.c.version)))
-            for migration in MIGRATIONS:
-                if migration.version in done:
-                    continue
-                migration.apply(conn)
-                conn.execute(
-                    sa.insert(SCHEMA_MIGRATIONS).values(
-                        version=migration.version,
-                        description=migration.description,
-                        applied_at=datetime.now(UTC),
-                    )
-                )
-                applied.append(migration.version)
-        return applied
-
-    def _pending_migrations(self) -> list[int]:
         with self.engine.connect() as conn:
-            if not sa.inspect(conn).has_table(SCHEMA_MIGRATIONS.name):
-                return [m.version for m in MIGRATIONS]
-            done = set(conn.scalars(sa.select(SCHEMA_MIGRATIONS.c.version)))
-        return [m.version for m in MIGRATIONS if m.version not in done]
-
-    def applied_migrations(self) -> list[int]:
-        """Versions recorded in schema_migrations, in order."""
-        with self.engine.connect() as conn:
-            if not sa.inspect(conn).has_table(SCHEMA_MIGRATIONS.name):
+            # The common case, every run: already current, decided without taking the lock.
+            if is_current(conn):
                 return []
-            return sorted(conn.scalars(sa.select(SCHEMA_MIGRATIONS.c.version)))
+        try:
+            with self.write() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+                return upgrade_to_head(conn)
+        except MigrationError as exc:
+            raise WarehouseError(str(exc)) from None
+
+    def applied_migrations(self) -> list[str]:
+        """The Alembic revisions the database has, oldest first."""
+        with self.engine.connect() as conn:
+            return applied_revisions(conn)
 
     def upsert(
         self,

@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.partitions import tenant_partitions
 from resources.dagster_resources import WarehouseResource
-from resources.registry import Registry
+from resources.registry import TenantStore
 
 
 def tenant_partition_requests(
@@ -27,7 +27,7 @@ def tenant_partition_requests(
 def tenant_partitions_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource
 ) -> dg.SensorResult:
-    registered = {t.tenant_id for t in Registry(warehouse.get()).list_tenants()}
+    registered = {t.tenant_id for t in TenantStore(warehouse.get()).list_tenants()}
     existing = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
     requests = tenant_partition_requests(registered, existing)
     if requests:

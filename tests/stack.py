@@ -52,7 +52,7 @@ class Stack:
         }
 
     def connections(self, tenant_id: str) -> list[Connection]:
-        return self.registry.list_connections(tenant_id)
+        return self.registry.connections.list_connections(tenant_id)
 
     def materialize(self, tenant_id: str, day: str, tags: dict | None = None, assets=None):
         return dg.materialize(
@@ -135,9 +135,11 @@ def running_stack(warehouse_url: str, **workload_args) -> Iterator[Stack]:
     warehouse.migrate()
     registry = Registry(warehouse, TokenCipher(key))
     for t in workload.tenants:
-        registry.add_tenant(t.slug, t.name, t.internal_domains, t.blocked_domains, t.time_zone)
+        registry.tenants.add_tenant(
+            t.slug, t.name, t.internal_domains, t.blocked_domains, t.time_zone
+        )
     for m in workload.mailboxes:
-        registry.add_connection(
+        registry.connections.add_connection(
             m.tenant,
             m.address,
             m.provider,

@@ -58,7 +58,7 @@ def test_token_cache_is_kept_encrypted_per_connection(stack):
     issued = list(stack.sandbox.state._access)
     assert issued
     for c in microsoft:
-        cache = stack.registry.token_cache(c.connection_id)
+        cache = stack.registry.connections.token_cache(c.connection_id)
         assert cache and '"AccessToken"' in cache and c.owner_email in cache.lower()
         at_rest = stored[c.connection_id]
         assert "AccessToken" not in at_rest and not any(t in at_rest for t in issued)
@@ -97,10 +97,10 @@ def test_entra_refusal_during_the_meetings_run(stack, fault, status, cause):
 
     result = stack.materialize(tenant, day, assets=MEETING_ASSETS)
     assert result.success
-    conn = stack.registry.get_connection(broken.connection_id)
+    conn = stack.registry.connections.get_connection(broken.connection_id)
     assert (conn.status, conn.status_cause_code) == (status, cause)
     assert conn.status_explanation
-    (window,) = stack.registry.missed_windows(tenant, broken.connection_id)
+    (window,) = stack.registry.health.missed_windows(tenant, broken.connection_id)
     assert (window.stream, (window.window_start, window.window_end)) == ("calendar", _window(day))
 
     owners = {c.connection_id: c.owner_email for c in stack.connections(tenant)}
@@ -124,7 +124,7 @@ def test_entra_refusal_during_the_meetings_run(stack, fault, status, cause):
     # and records mail's own missed window, leaving the calendar's open
     result = stack.materialize(tenant, later, assets=MAIL_ASSETS)
     assert result.success
-    missed = stack.registry.missed_windows(tenant, broken.connection_id)
+    missed = stack.registry.health.missed_windows(tenant, broken.connection_id)
     assert [(w.stream, w.window_start) for w in missed] == [
         ("calendar", _window(day)[0]),
         ("mail", _window(later)[0]),

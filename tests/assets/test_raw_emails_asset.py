@@ -78,18 +78,21 @@ def test_invalid_grant_on_one_connection(stack):
     assert synced == {t for t in truth if t[0] != broken.owner_email}
     assert {o for o, _ in synced} == {c.owner_email for c in healthy}
 
-    conn = stack.registry.get_connection(broken.connection_id)
+    conn = stack.registry.connections.get_connection(broken.connection_id)
     assert conn.status == ConnectionStatus.INVALID_CREDENTIALS
-    history = stack.registry.status_history(broken.connection_id)
+    history = stack.registry.health.status_history(broken.connection_id)
     assert history[-1].status == ConnectionStatus.INVALID_CREDENTIALS
     assert history[-1].cause_code == "invalid_grant"
     assert history[-1].changed_at >= before
-    missed = stack.registry.missed_windows(tenant, broken.connection_id)
+    missed = stack.registry.health.missed_windows(tenant, broken.connection_id)
     assert [(w.window_start.date().isoformat(), w.window_end - w.window_start) for w in missed] == [
         (DAY, timedelta(days=1))
     ]
     for c in healthy:
-        assert stack.registry.get_connection(c.connection_id).status == ConnectionStatus.ACTIVE
+        assert (
+            stack.registry.connections.get_connection(c.connection_id).status
+            == ConnectionStatus.ACTIVE
+        )
 
     meta = _metadata(result)
     assert meta["connections_not_active"] == 1

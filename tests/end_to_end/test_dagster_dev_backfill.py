@@ -90,9 +90,11 @@ def test_backfill_from_the_asset_page_through_dagster_dev(tmp_path, warehouse_ur
     warehouse.migrate()
     registry = Registry(warehouse, TokenCipher(key))
     for t in workload.tenants:
-        registry.add_tenant(t.slug, t.name, t.internal_domains, t.blocked_domains, t.time_zone)
+        registry.tenants.add_tenant(
+            t.slug, t.name, t.internal_domains, t.blocked_domains, t.time_zone
+        )
     for m in workload.mailboxes:
-        registry.add_connection(
+        registry.connections.add_connection(
             m.tenant, m.address, m.provider, m.refresh_token, authorized_at=datetime.now(UTC)
         )
     tenant = workload.tenants[1].slug
@@ -171,7 +173,9 @@ def test_backfill_from_the_asset_page_through_dagster_dev(tmp_path, warehouse_ur
                 proc.wait()
             log.close()
 
-        owners = {c.connection_id: c.owner_email for c in registry.list_connections(tenant)}
+        owners = {
+            c.connection_id: c.owner_email for c in registry.connections.list_connections(tenant)
+        }
         table = warehouse.table("raw_emails")
         with warehouse.engine.connect() as conn:
             rows = conn.execute(table.select().where(table.c.tenant_id == tenant)).mappings().all()

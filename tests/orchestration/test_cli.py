@@ -13,8 +13,8 @@ import pytest
 
 from orchestration.cli import build_parser, main
 from paths import ROOT
-from resources.migrations import MIGRATIONS
 from resources.registry import Registry
+from resources.schema.migrate import head_revision
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
 
@@ -37,7 +37,7 @@ def test_keygen_prints_a_usable_key(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_migrate_then_already_current(capsys: pytest.CaptureFixture[str], warehouse_url: str):
     code, out, _ = run(capsys, "--warehouse-url", warehouse_url, "migrate")
-    latest = MIGRATIONS[-1].version
+    latest = head_revision()
     assert code == 0 and f"schema at version {latest}" in out
     code, out, _ = run(capsys, "--warehouse-url", warehouse_url, "migrate")
     assert code == 0 and f"already at version {latest}" in out
@@ -155,8 +155,8 @@ def test_tenants_and_connections_round_trip(
     warehouse = Warehouse(warehouse_url)
     try:
         registry = Registry(warehouse, TokenCipher(secret_key))
-        assert registry.refresh_token(bob) == TOKEN
-        assert registry.refresh_token(hank) == "hank-" + TOKEN
+        assert registry.connections.refresh_token(bob) == TOKEN
+        assert registry.connections.refresh_token(hank) == "hank-" + TOKEN
     finally:
         warehouse.dispose()
 

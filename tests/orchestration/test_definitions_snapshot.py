@@ -47,9 +47,7 @@ def definitions_shape() -> dict[str, Any]:
     for job in sorted(defs.resolve_all_job_defs(), key=lambda j: j.name):
         if job.name.startswith("__"):
             continue  # Dagster's implicit asset job
-        jobs[job.name] = sorted(
-            k.to_user_string() for k in job.asset_layer.selected_asset_keys
-        )
+        jobs[job.name] = sorted(k.to_user_string() for k in job.asset_layer.selected_asset_keys)
     return {
         "assets": assets,
         "jobs": jobs,

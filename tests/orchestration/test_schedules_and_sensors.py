@@ -67,13 +67,15 @@ def three_tenants(warehouse_url):
     warehouse = Warehouse(warehouse_url)
     warehouse.migrate()
     reg = Registry(warehouse, TokenCipher(generate_key()))
-    reg.add_tenant("acme", "Acme", ["acme.com"])
-    reg.add_tenant("globex", "Globex", ["globex.com"])
-    reg.add_tenant("initech", "Initech", ["initech.com"])
-    reg.add_connection("acme", "ana@acme.com", "google", "1//token-a")
-    reg.add_connection("globex", "gil@globex.com", "google", "1//token-g")
-    stopped = reg.add_connection("initech", "ian@initech.com", "google", "1//token-i")
-    reg.set_status(stopped.connection_id, ConnectionStatus.STOPPED, "disconnected", "by admin")
+    reg.tenants.add_tenant("acme", "Acme", ["acme.com"])
+    reg.tenants.add_tenant("globex", "Globex", ["globex.com"])
+    reg.tenants.add_tenant("initech", "Initech", ["initech.com"])
+    reg.connections.add_connection("acme", "ana@acme.com", "google", "1//token-a")
+    reg.connections.add_connection("globex", "gil@globex.com", "google", "1//token-g")
+    stopped = reg.connections.add_connection("initech", "ian@initech.com", "google", "1//token-i")
+    reg.health.set_status(
+        stopped.connection_id, ConnectionStatus.STOPPED, "disconnected", "by admin"
+    )
     yield reg
     warehouse.dispose()
 

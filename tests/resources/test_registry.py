@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from resources import settings
 from resources.registry import (
+    ConnectionHealth,
+    ConnectionStore,
     DuplicateConnectionError,
     DuplicateTenantError,
     InvalidInputError,
     Registry,
+    TenantStore,
     UnknownConnectionError,
     UnknownTenantError,
     validate_tenant_id,
@@ -34,8 +38,10 @@ DAY = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def add_acme(registry: Registry) -> str:
-    registry.add_tenant("acme", "Acme Inc", internal_domains=["Acme.com"], time_zone="Europe/Paris")
-    return registry.add_connection(
+    registry.tenants.add_tenant(
+        "acme", "Acme Inc", internal_domains=["Acme.com"], time_zone="Europe/Paris"
+    )
+    return registry.connections.add_connection(
         "acme",
         "Bob@Acme.com",
         "google",
@@ -50,7 +56,7 @@ def add_acme(registry: Registry) -> str:
 
 
 def test_tenant_round_trip(registry: Registry) -> None:
-    tenant = registry.add_tenant(
+    tenant = registry.tenants.add_tenant(
         "acme-2",
         "Acme Two",
         internal_domains=["Acme.com", "@acme.io", "acme.com"],
@@ -58,10 +64,10 @@ def test_tenant_round_trip(registry: Registry) -> None:
         time_zone="America/New_York",
     )
     assert tenant.internal_domains == ("acme.com", "acme.io")
-    assert registry.get_tenant("acme-2") == tenant
-    registry.add_tenant("ab", "Shortest")
-    assert [t.tenant_id for t in registry.list_tenants()] == ["ab", "acme-2"]
-    assert registry.get_tenant("ab").time_zone == "UTC"
+    assert registry.tenants.get_tenant("acme-2") == tenant
+    registry.tenants.add_tenant("ab", "Shortest")
+    assert [t.tenant_id for t in registry.tenants.list_tenants()] == ["ab", "acme-2"]
+    assert registry.tenants.get_tenant("ab").time_zone == "UTC"
 
 
 @pytest.mark.parametrize(
@@ -80,24 +86,24 @@ def test_good_slugs_are_accepted(slug: str) -> None:
 
 def test_add_tenant_validates_the_slug(registry: Registry) -> None:
     with pytest.raises(InvalidInputError, match="invalid tenant slug"):
-        registry.add_tenant("a|b", "Name")
-    assert registry.list_tenants() == []
+        registry.tenants.add_tenant("a|b", "Name")
+    assert registry.tenants.list_tenants() == []
 
 
 def test_tenant_errors_are_clear(registry: Registry) -> None:
-    registry.add_tenant("acme", "Acme")
+    registry.tenants.add_tenant("acme", "Acme")
     with pytest.raises(DuplicateTenantError, match="'acme' already exists"):
-        registry.add_tenant("acme", "Acme again")
+        registry.tenants.add_tenant("acme", "Acme again")
     with pytest.raises(InvalidInputError, match="unknown time zone 'Mars/Olympus'"):
-        registry.add_tenant("globex", "Globex", time_zone="Mars/Olympus")
+        registry.tenants.add_tenant("globex", "Globex", time_zone="Mars/Olympus")
     with pytest.raises(InvalidInputError, match="invalid internal domain"):
-        registry.add_tenant("globex", "Globex", internal_domains=["not a domain"])
+        registry.tenants.add_tenant("globex", "Globex", internal_domains=["not a domain"])
     with pytest.raises(UnknownTenantError, match="unknown tenant 'nope'"):
-        registry.get_tenant("nope")
+        registry.tenants.get_tenant("nope")
     with pytest.raises(UnknownTenantError):
-        registry.add_connection("nope", "a@b.com", "google", TOKEN)
+        registry.connections.add_connection("nope", "a@b.com", "google", TOKEN)
     with pytest.raises(UnknownTenantError):
-        registry.list_connections("nope")
+        registry.connections.list_connections("nope")
 
 
 # Connections
@@ -106,7 +112,7 @@ def test_tenant_errors_are_clear(registry: Registry) -> None:
 def test_add_connection(registry: Registry) -> None:
     connection_id = add_acme(registry)
     assert re.fullmatch(r"conn-[0-9a-f]{10}", connection_id)
-    conn = registry.get_connection(connection_id)
+    conn = registry.connections.get_connection(connection_id)
     assert conn.tenant_id == "acme"
     assert conn.owner_email == "bob@acme.com"
     assert conn.aliases == ("robert@acme.com",)
@@ -116,51 +122,53 @@ def test_add_connection(registry: Registry) -> None:
     assert conn.authorized_at.tzinfo is UTC
     assert conn.status is ConnectionStatus.ACTIVE
     assert TOKEN not in repr(conn)
-    assert registry.refresh_token(connection_id) == TOKEN
+    assert registry.connections.refresh_token(connection_id) == TOKEN
 
-    history = registry.status_history(connection_id)
+    history = registry.health.status_history(connection_id)
     assert [(h.previous_status, h.status) for h in history] == [(None, ConnectionStatus.ACTIVE)]
 
     with pytest.raises(DuplicateConnectionError, match="already has a google connection"):
-        registry.add_connection("acme", "bob@acme.com", "google", "another")
-    other = registry.add_connection("acme", "bob@acme.com", "microsoft", "another")
+        registry.connections.add_connection("acme", "bob@acme.com", "google", "another")
+    other = registry.connections.add_connection("acme", "bob@acme.com", "microsoft", "another")
     assert other.connection_id != connection_id
     with pytest.raises(InvalidInputError, match="invalid provider"):
-        registry.add_connection("acme", "c@acme.com", "yahoo", TOKEN)
+        registry.connections.add_connection("acme", "c@acme.com", "yahoo", TOKEN)
     with pytest.raises(InvalidInputError, match="owner email"):
-        registry.add_connection("acme", "not-an-address", "google", TOKEN)
+        registry.connections.add_connection("acme", "not-an-address", "google", TOKEN)
     with pytest.raises(InvalidInputError, match="empty"):
-        registry.add_connection("acme", "c@acme.com", "google", "  ")
+        registry.connections.add_connection("acme", "c@acme.com", "google", "  ")
     with pytest.raises(UnknownConnectionError, match="conn-0000000000"):
-        registry.get_connection("conn-0000000000")
+        registry.connections.get_connection("conn-0000000000")
 
 
 def test_replace_refresh_token_and_token_cache(registry: Registry) -> None:
     connection_id = add_acme(registry)
-    registry.replace_refresh_token(connection_id, "new-token", authorized_at=DAY)
-    assert registry.refresh_token(connection_id) == "new-token"
-    assert registry.get_connection(connection_id).authorized_at == DAY
-    assert registry.token_cache(connection_id) is None
-    registry.save_token_cache(connection_id, '{"RefreshToken": {}}')
-    assert registry.token_cache(connection_id) == '{"RefreshToken": {}}'
+    registry.connections.replace_refresh_token(connection_id, "new-token", authorized_at=DAY)
+    assert registry.connections.refresh_token(connection_id) == "new-token"
+    assert registry.connections.get_connection(connection_id).authorized_at == DAY
+    assert registry.connections.token_cache(connection_id) is None
+    registry.connections.save_token_cache(connection_id, '{"RefreshToken": {}}')
+    assert registry.connections.token_cache(connection_id) == '{"RefreshToken": {}}'
     with pytest.raises(UnknownConnectionError):
-        registry.replace_refresh_token("conn-0000000000", "x")
+        registry.connections.replace_refresh_token("conn-0000000000", "x")
 
 
 def test_list_connections_filters_and_isolates_tenants(registry: Registry) -> None:
     a = add_acme(registry)
-    registry.add_tenant("globex", "Globex")
-    g = registry.add_connection("globex", "hank@globex.com", "microsoft", "g-token").connection_id
-    registry.set_status(g, ConnectionStatus.INVALID_CREDENTIALS, "invalid_grant", "Expired.")
+    registry.tenants.add_tenant("globex", "Globex")
+    g = registry.connections.add_connection(
+        "globex", "hank@globex.com", "microsoft", "g-token"
+    ).connection_id
+    registry.health.set_status(g, ConnectionStatus.INVALID_CREDENTIALS, "invalid_grant", "Expired.")
 
-    assert [c.connection_id for c in registry.list_connections()] == [a, g]
-    assert [c.connection_id for c in registry.list_connections("acme")] == [a]
-    assert [c.connection_id for c in registry.list_connections("globex")] == [g]
-    broken = registry.list_connections(statuses=[ConnectionStatus.INVALID_CREDENTIALS])
+    assert [c.connection_id for c in registry.connections.list_connections()] == [a, g]
+    assert [c.connection_id for c in registry.connections.list_connections("acme")] == [a]
+    assert [c.connection_id for c in registry.connections.list_connections("globex")] == [g]
+    broken = registry.connections.list_connections(statuses=[ConnectionStatus.INVALID_CREDENTIALS])
     assert [c.connection_id for c in broken] == [g]
-    assert registry.list_connections("acme", statuses=["invalid_credentials"]) == []
+    assert registry.connections.list_connections("acme", statuses=["invalid_credentials"]) == []
     with pytest.raises(InvalidInputError, match="invalid status"):
-        registry.list_connections(statuses=["broken"])
+        registry.connections.list_connections(statuses=["broken"])
 
 
 # Status
@@ -168,22 +176,26 @@ def test_list_connections_filters_and_isolates_tenants(registry: Registry) -> No
 
 def test_status_history_records_changes_only(registry: Registry) -> None:
     connection_id = add_acme(registry)
-    added = registry.get_connection(connection_id).status_changed_at
+    added = registry.connections.get_connection(connection_id).status_changed_at
     t1, t2, t3 = (added + timedelta(hours=h) for h in (1, 2, 3))
 
-    assert registry.set_status(connection_id, "active", "ok", "still fine", at=t1) is False
-    assert registry.set_status(
+    assert registry.health.set_status(connection_id, "active", "ok", "still fine", at=t1) is False
+    assert registry.health.set_status(
         connection_id, ConnectionStatus.THROTTLED, "rate_limit", "Slow down.", at=t1
     )
-    assert not registry.set_status(connection_id, ConnectionStatus.THROTTLED, "again", "x", at=t2)
-    conn = registry.get_connection(connection_id)
+    assert not registry.health.set_status(
+        connection_id, ConnectionStatus.THROTTLED, "again", "x", at=t2
+    )
+    conn = registry.connections.get_connection(connection_id)
     assert conn.status is ConnectionStatus.THROTTLED
     assert conn.status_changed_at == t1
     assert conn.status_cause_code == "rate_limit"
     assert conn.status_explanation == "Slow down."
 
-    assert registry.set_status(connection_id, ConnectionStatus.ACTIVE, "recovered", "Back.", at=t3)
-    history = registry.status_history(connection_id)
+    assert registry.health.set_status(
+        connection_id, ConnectionStatus.ACTIVE, "recovered", "Back.", at=t3
+    )
+    history = registry.health.status_history(connection_id)
     assert [(h.previous_status, h.status, h.cause_code) for h in history] == [
         (None, ConnectionStatus.ACTIVE, "connected"),
         (ConnectionStatus.ACTIVE, ConnectionStatus.THROTTLED, "rate_limit"),
@@ -191,9 +203,9 @@ def test_status_history_records_changes_only(registry: Registry) -> None:
     ]
     assert history[1].changed_at == t1 and history[2].changed_at == t3
     with pytest.raises(InvalidInputError, match="invalid status"):
-        registry.set_status(connection_id, "on_fire", "x", "y")
+        registry.health.set_status(connection_id, "on_fire", "x", "y")
     with pytest.raises(UnknownConnectionError):
-        registry.set_status("conn-0000000000", ConnectionStatus.STOPPED, "x", "y")
+        registry.health.set_status("conn-0000000000", ConnectionStatus.STOPPED, "x", "y")
 
 
 # Missed windows
@@ -201,63 +213,71 @@ def test_status_history_records_changes_only(registry: Registry) -> None:
 
 def test_missed_windows_are_idempotent_and_per_tenant_and_stream(registry: Registry) -> None:
     connection_id = add_acme(registry)
-    registry.add_tenant("globex", "Globex")
-    other = registry.add_connection("globex", "hank@globex.com", "google", "t").connection_id
+    registry.tenants.add_tenant("globex", "Globex")
+    other = registry.connections.add_connection(
+        "globex", "hank@globex.com", "google", "t"
+    ).connection_id
     start, end = DAY, DAY + timedelta(days=1)
     paris = timezone(timedelta(hours=1))
 
     status = ConnectionStatus.INVALID_CREDENTIALS
     mail = {"stream": "mail"}
-    assert registry.record_missed_window(connection_id, start, end, status, "invalid_grant", **mail)
-    assert not registry.record_missed_window(
+    assert registry.health.record_missed_window(
+        connection_id, start, end, status, "invalid_grant", **mail
+    )
+    assert not registry.health.record_missed_window(
         connection_id, start.astimezone(paris), end, status, "invalid_grant", **mail
     )
-    assert registry.record_missed_window(
+    assert registry.health.record_missed_window(
         other, start, end, ConnectionStatus.THROTTLED, "429", **mail
     )
     later = (end, end + timedelta(days=1))
-    assert registry.record_missed_window(connection_id, *later, status, "invalid_grant", **mail)
+    assert registry.health.record_missed_window(
+        connection_id, *later, status, "invalid_grant", **mail
+    )
     insufficient = ConnectionStatus.INSUFFICIENT_PERMISSIONS
-    assert registry.record_missed_window(
+    assert registry.health.record_missed_window(
         connection_id, start, end, insufficient, "403", stream="calendar"
     )
 
-    windows = registry.missed_windows("acme")
+    windows = registry.health.missed_windows("acme")
     assert [(w.connection_id, w.stream, w.window_start, w.window_end) for w in windows] == [
         (connection_id, "calendar", start, end),
         (connection_id, "mail", start, end),
         (connection_id, "mail", *later),
     ]
     assert windows[1].window_start.tzinfo is UTC and windows[1].status is status
-    assert [w.connection_id for w in registry.missed_windows("globex")] == [other]
-    assert registry.missed_windows("acme", connection_id=other) == []
+    assert [w.connection_id for w in registry.health.missed_windows("globex")] == [other]
+    assert registry.health.missed_windows("acme", connection_id=other) == []
 
     # mail syncing again closes mail's window only; the calendar's stays open
-    assert registry.mark_windows_recovered(connection_id, start, end, at=end, **mail) == 1
-    still_open = registry.missed_windows("acme")
+    assert registry.health.mark_windows_recovered(connection_id, start, end, at=end, **mail) == 1
+    still_open = registry.health.missed_windows("acme")
     assert [(w.stream, w.window_start) for w in still_open] == [("calendar", start), ("mail", end)]
-    closed = [w for w in registry.missed_windows("acme", open_only=False) if w.stream == "mail"]
+    closed = [
+        w for w in registry.health.missed_windows("acme", open_only=False) if w.stream == "mail"
+    ]
     assert [w.recovered_at for w in closed] == [end, None]
     with pytest.raises(InvalidInputError, match="end after"):
-        registry.record_missed_window(connection_id, end, start, status, "x", **mail)
+        registry.health.record_missed_window(connection_id, end, start, status, "x", **mail)
     with pytest.raises(InvalidInputError, match="unknown stream"):
-        registry.record_missed_window(connection_id, start, end, status, "x", stream="fax")
+        registry.health.record_missed_window(connection_id, start, end, status, "x", stream="fax")
 
 
 # CRM
 
 
 def test_upsert_crm_is_per_tenant(registry: Registry, warehouse: Warehouse) -> None:
-    registry.add_tenant("acme", "Acme")
-    registry.add_tenant("globex", "Globex")
+    registry.tenants.add_tenant("acme", "Acme")
+    registry.tenants.add_tenant("globex", "Globex")
     accounts = [{"account_id": "a1", "name": "Customer", "domains": ["Customer.com"]}]
     contacts = [
         {"contact_id": "c1", "account_id": "a1", "name": "Ann", "email": "Ann@Customer.com"}
     ]
-    assert registry.upsert_crm("acme", accounts, contacts) == (1, 1)
-    assert registry.upsert_crm("globex", accounts, []) == (1, 0)
+    assert registry.tenants.upsert_crm("acme", accounts, contacts) == (1, 1)
+    assert registry.tenants.upsert_crm("globex", accounts, []) == (1, 0)
     renamed = [{**accounts[0], "name": "Customer Ltd"}]
-    assert registry.upsert_crm("acme", renamed, contacts) == (1, 1)
+    assert registry.tenants.upsert_crm("acme", renamed, contacts) == (1, 1)
 
     tbl = warehouse.tables["accounts"]
     with warehouse.engine.connect() as conn:
@@ -269,7 +289,7 @@ def test_upsert_crm_is_per_tenant(registry: Registry, warehouse: Warehouse) -> N
     ]
     assert email == "ann@customer.com"
     with pytest.raises(UnknownTenantError):
-        registry.upsert_crm("nope", accounts, contacts)
+        registry.tenants.upsert_crm("nope", accounts, contacts)
 
 
 # Encryption at rest and key errors
@@ -277,7 +297,7 @@ def test_upsert_crm_is_per_tenant(registry: Registry, warehouse: Warehouse) -> N
 
 def test_tokens_are_encrypted_at_rest(registry: Registry, warehouse: Warehouse) -> None:
     connection_id = add_acme(registry)
-    registry.save_token_cache(connection_id, "cache-" + TOKEN)
+    registry.connections.save_token_cache(connection_id, "cache-" + TOKEN)
     tbl = warehouse.tables["connections"]
     with warehouse.engine.connect() as conn:
         row = conn.execute(sa.select(tbl)).one()
@@ -299,7 +319,7 @@ def test_wrong_key_gives_a_clear_error_without_the_token(
     connection_id = add_acme(registry)
     stranger = Registry(warehouse, TokenCipher(generate_key()))
     with pytest.raises(UndecryptableTokenError) as info:
-        stranger.refresh_token(connection_id)
+        stranger.connections.refresh_token(connection_id)
     text = str(info.value)
     assert "cannot be decrypted with the configured TOUCHPOINT_SECRET_KEY" in text
     assert "was the key changed?" in text
@@ -309,21 +329,42 @@ def test_wrong_key_gives_a_clear_error_without_the_token(
 
 def test_missing_key_gives_a_clear_error(warehouse: Warehouse) -> None:
     registry = Registry(warehouse)
-    registry.add_tenant("acme", "Acme")
+    registry.tenants.add_tenant("acme", "Acme")
     with pytest.raises(MissingSecretKeyError) as info:
-        registry.add_connection("acme", "bob@acme.com", "google", TOKEN)
+        registry.connections.add_connection("acme", "bob@acme.com", "google", TOKEN)
     assert str(info.value) == (
         "TOUCHPOINT_SECRET_KEY is not set; generate one with `touchpoint keygen`"
     )
     assert TOKEN not in str(info.value)
-    assert registry.list_connections() == []
+    assert registry.connections.list_connections() == []
 
 
 def test_key_is_read_from_the_environment(warehouse: Warehouse, secret_key: str) -> None:
     registry = Registry(warehouse)
-    registry.add_tenant("acme", "Acme")
-    connection_id = registry.add_connection("acme", "bob@acme.com", "google", TOKEN).connection_id
-    assert Registry(warehouse, TokenCipher(secret_key)).refresh_token(connection_id) == TOKEN
+    registry.tenants.add_tenant("acme", "Acme")
+    connection_id = registry.connections.add_connection(
+        "acme", "bob@acme.com", "google", TOKEN
+    ).connection_id
+    assert ConnectionStore(warehouse, TokenCipher(secret_key)).refresh_token(connection_id) == TOKEN
+
+
+def test_each_part_works_alone_and_only_tokens_need_the_key(
+    registry: Registry, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connection_id = add_acme(registry)
+    monkeypatch.delenv(settings.SECRET_KEY_ENV)
+    assert [t.tenant_id for t in TenantStore(warehouse).list_tenants()] == ["acme"]
+    connections = ConnectionStore(warehouse)
+    assert connections.get_connection(connection_id).owner_email == "bob@acme.com"
+    health = ConnectionHealth(warehouse)
+    assert health.set_status(connection_id, ConnectionStatus.THROTTLED, "rate_limited", "Slow.")
+    assert [c.status for c in health.status_history(connection_id)] == [
+        ConnectionStatus.ACTIVE,
+        ConnectionStatus.THROTTLED,
+    ]
+    assert connections.get_connection(connection_id).status == ConnectionStatus.THROTTLED
+    with pytest.raises(MissingSecretKeyError):
+        connections.refresh_token(connection_id)
 
 
 def test_cipher_round_trip_rotation_and_errors() -> None:

@@ -1,10 +1,12 @@
-"""The warehouse on both backends: migrations, bulk upsert semantics, timestamps, isolation."""
+"""The warehouse on both backends: bulk upsert semantics, timestamps, isolation, concurrency.
+
+Migrations have their own file, tests/test_migrations.py.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,11 +15,11 @@ import sqlalchemy as sa
 
 from paths import ROOT
 from resources import warehouse as warehouse_module
-from resources.migrations import MIGRATIONS, schema_metadata
+from resources.schema.migrate import head_revision, revisions_up_to
 from resources.warehouse import Warehouse, WarehouseError
 
 KEY = ["tenant_id", "connection_id", "provider_message_id"]
-ALL_VERSIONS = [m.version for m in MIGRATIONS]
+ALL_REVISIONS = revisions_up_to(head_revision())
 T0 = datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=UTC)
 
 
@@ -54,127 +56,7 @@ def fetch_all(wh: Warehouse, table: str, order_by: list[str]) -> list[dict]:
     return [dict(r._mapping) for r in rows]
 
 
-# Migrations
-
-
-def test_migrate_is_idempotent(warehouse_url: str) -> None:
-    wh = Warehouse(warehouse_url)
-    try:
-        assert wh.applied_migrations() == []
-        assert wh.migrate() == ALL_VERSIONS
-        assert wh.migrate() == []
-        assert Warehouse(warehouse_url).migrate() == []
-        assert wh.applied_migrations() == ALL_VERSIONS
-        with wh.engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT version, description FROM schema_migrations"))
-            assert all(row.description for row in rows)
-    finally:
-        wh.dispose()
-
-
-def test_a_version_1_database_upgrades_in_place(warehouse_url: str) -> None:
-    """Databases created before the meetings tables existed move forward and keep their rows."""
-    from resources.migrations import SCHEMA_MIGRATIONS
-
-    wh = Warehouse(warehouse_url)
-    try:
-        with wh.write() as conn:
-            SCHEMA_MIGRATIONS.create(conn, checkfirst=True)
-            MIGRATIONS[0].apply(conn)
-            conn.execute(
-                sa.insert(SCHEMA_MIGRATIONS).values(
-                    version=1, description=MIGRATIONS[0].description, applied_at=T0
-                )
-            )
-            v1 = sa.MetaData()
-            v1.reflect(conn)
-            conn.execute(
-                v1.tables["tenants"].insert(),
-                dict(
-                    tenant_id="acme",
-                    name="Acme",
-                    internal_domains=[],
-                    blocked_domains=[],
-                    time_zone="UTC",
-                    created_at=T0,
-                ),
-            )
-            conn.execute(
-                v1.tables["connections"].insert(),
-                dict(
-                    connection_id="conn-a",
-                    tenant_id="acme",
-                    owner_email="a@acme.com",
-                    aliases=[],
-                    provider="google",
-                    scopes=[],
-                    authorized_at=T0,
-                    status="invalid_credentials",
-                    status_changed_at=T0,
-                    refresh_token_encrypted="x",
-                    created_at=T0,
-                ),
-            )
-            conn.execute(
-                v1.tables["missed_windows"].insert(),
-                dict(
-                    tenant_id="acme",
-                    connection_id="conn-a",
-                    window_start=T0,
-                    window_end=T0 + timedelta(hours=1),
-                    status="invalid_credentials",
-                    cause_code="invalid_grant",
-                    recorded_at=T0,
-                ),
-            )
-        assert wh.upsert("raw_emails", [email_row("kept")], KEY) == 1
-        assert wh.migrate() == ALL_VERSIONS[1:]
-        with wh.engine.connect() as conn:
-            (window,) = conn.execute(sa.select(wh.table("missed_windows"))).mappings().all()
-        assert window["stream"] == "mail" and window["cause_code"] == "invalid_grant"
-        assert set(sa.inspect(wh.engine).get_table_names()) >= set(schema_metadata().tables)
-        found = wh.existing_keys("raw_emails", "acme", "conn-a", "provider_message_id", ["kept"])
-        assert found == {"kept"}
-    finally:
-        wh.dispose()
-
-
-def test_migrated_schema_matches_the_code(warehouse: Warehouse) -> None:
-    """A schema change without a migration step would fail here."""
-    inspector = sa.inspect(warehouse.engine)
-    expected = schema_metadata()
-    assert set(inspector.get_table_names()) == set(expected.tables) | {"schema_migrations"}
-    for name, table in expected.tables.items():
-        assert {c["name"] for c in inspector.get_columns(name)} == {c.name for c in table.c}
-        assert inspector.get_pk_constraint(name)["constrained_columns"] == [
-            c.name for c in table.primary_key
-        ]
-    indexes = {i["name"] for i in inspector.get_indexes("raw_emails")}
-    assert {"ix_raw_emails_tenant_day", "ix_raw_emails_tenant_imid"} <= indexes
-
-
-def test_concurrent_migrations_apply_each_step_once(warehouse_url: str) -> None:
-    warehouses = [Warehouse(warehouse_url) for _ in range(4)]
-    barrier = threading.Barrier(len(warehouses))
-    results: list[list[int]] = []
-    errors: list[BaseException] = []
-
-    def run(wh: Warehouse) -> None:
-        barrier.wait()
-        try:
-            results.append(wh.migrate())
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(wh,)) for wh in warehouses]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for wh in warehouses:
-        wh.dispose()
-    assert errors == []
-    assert sorted(results) == [[], [], [], ALL_VERSIONS]
+# Concurrency
 
 
 def test_several_processes_write_at_once(warehouse: Warehouse, warehouse_url: str) -> None:
@@ -461,7 +343,7 @@ def test_postgres_urls_use_psycopg2_and_hide_passwords() -> None:
 
 def test_sqlite_creates_the_parent_folder(tmp_path: Path) -> None:
     wh = Warehouse(f"sqlite:///{tmp_path / 'deep' / 'er' / 'w.db'}")
-    assert wh.dialect == "sqlite" and wh.migrate() == ALL_VERSIONS
+    assert wh.dialect == "sqlite" and wh.migrate() == ALL_REVISIONS
     with wh.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -52,6 +52,7 @@ class RewritingClient:
     def close(self) -> None:
         self.session.close()
 
+
 pytestmark = pytest.mark.usefixtures("clean_sandbox")
 
 

@@ -1,0 +1,188 @@
+"""Connection health: status changes (with their history) and the windows a stream missed.
+
+Every status change is kept in connection_status_history; a report of the same status again is
+not a change and leaves no trace (alerting keys on `status_changed_at`). A missed window is a
+`[start, end)` of one stream that was not synced; it stays open until a later sync recovers it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from resources.registry.connections import ConnectionStore, insert_status_change
+from resources.registry.errors import InvalidInputError, UnknownConnectionError
+from resources.registry.records import MissedWindow, StatusChange
+from resources.registry.validation import now, validate_status, validate_stream
+from resources.schema.column_types import to_utc
+from resources.warehouse import Warehouse
+from vocabulary.status import ConnectionStatus
+
+_WINDOW_KEY = ["tenant_id", "connection_id", "stream", "window_start", "window_end"]
+
+
+class ConnectionHealth:
+    """Records and reads connection status changes and missed sync windows."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+        self._connections = ConnectionStore(warehouse)
+        self._history = warehouse.table("connection_status_history")
+        self._windows = warehouse.table("missed_windows")
+
+    def set_status(
+        self,
+        connection_id: str,
+        status: ConnectionStatus | str,
+        cause_code: str | None,
+        explanation: str | None,
+        at: datetime | None = None,
+    ) -> bool:
+        """Move the connection to `status`; True when that was a change (and was recorded).
+
+        Reporting the status it already has changes nothing, not even the cause: the time of
+        the change is what tells a persisting failure from a new one.
+        """
+        new_status = validate_status(status)
+        changed_at = to_utc(at) if at is not None else now()
+        connections = self.warehouse.table("connections")
+        with self.warehouse.write() as conn:
+            row = conn.execute(
+                sa.select(connections.c.tenant_id, connections.c.status).where(
+                    connections.c.connection_id == connection_id
+                )
+            ).first()
+            if row is None:
+                raise UnknownConnectionError(connection_id)
+            if row.status == new_status.value:
+                return False
+            values = {
+                "status": new_status.value,
+                "status_changed_at": changed_at,
+                "status_cause_code": cause_code,
+                "status_explanation": explanation,
+            }
+            conn.execute(
+                sa.update(connections)
+                .where(connections.c.connection_id == connection_id)
+                .values(**values)
+            )
+            changed = {"connection_id": connection_id, "tenant_id": row.tenant_id, **values}
+            insert_status_change(conn, self._history, changed, row.status, changed_at)
+        return True
+
+    def status_history(self, connection_id: str) -> list[StatusChange]:
+        """Every status change of the connection, oldest first."""
+        history = self._history
+        connection = self._connections.get_connection(connection_id)
+        with self.warehouse.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(history)
+                .where(
+                    history.c.tenant_id == connection.tenant_id,
+                    history.c.connection_id == connection_id,
+                )
+                .order_by(history.c.changed_at, history.c.id)
+            ).all()
+        return [
+            StatusChange(
+                connection_id=r.connection_id,
+                changed_at=r.changed_at,
+                previous_status=None
+                if r.previous_status is None
+                else ConnectionStatus(r.previous_status),
+                status=ConnectionStatus(r.status),
+                cause_code=r.cause_code,
+                explanation=r.explanation,
+            )
+            for r in rows
+        ]
+
+    def record_missed_window(
+        self,
+        connection_id: str,
+        start: datetime,
+        end: datetime,
+        status: ConnectionStatus | str,
+        cause_code: str | None,
+        *,
+        stream: str,
+    ) -> bool:
+        """Remember that `stream` (mail, calendar) of `[start, end)` was not synced; True when it
+        was not recorded yet."""
+        start, end = to_utc(start), to_utc(end)
+        if end <= start:
+            raise InvalidInputError("a missed window must end after it starts")
+        connection = self._connections.get_connection(connection_id)
+        row = {
+            "tenant_id": connection.tenant_id,
+            "connection_id": connection_id,
+            "stream": validate_stream(stream),
+            "window_start": start,
+            "window_end": end,
+            "status": validate_status(status).value,
+            "cause_code": cause_code,
+            "recorded_at": now(),
+        }
+        # update_columns=[]: a window already recorded keeps its first cause and time.
+        return self.warehouse.upsert("missed_windows", [row], _WINDOW_KEY, update_columns=[]) == 1
+
+    def mark_windows_recovered(
+        self,
+        connection_id: str,
+        start: datetime,
+        end: datetime,
+        at: datetime | None = None,
+        *,
+        stream: str,
+    ) -> int:
+        """Close the stream's open missed windows that lie inside `[start, end)`; returns how
+        many."""
+        windows = self._windows
+        connection = self._connections.get_connection(connection_id)
+        with self.warehouse.write() as conn:
+            result = conn.execute(
+                sa.update(windows)
+                .where(
+                    windows.c.tenant_id == connection.tenant_id,
+                    windows.c.connection_id == connection_id,
+                    windows.c.stream == validate_stream(stream),
+                    windows.c.recovered_at.is_(None),
+                    windows.c.window_start >= to_utc(start),
+                    windows.c.window_end <= to_utc(end),
+                )
+                .values(recovered_at=to_utc(at) if at is not None else now())
+            )
+        return result.rowcount
+
+    def missed_windows(
+        self, tenant_id: str, connection_id: str | None = None, open_only: bool = True
+    ) -> list[MissedWindow]:
+        """The tenant's missed windows (only unrecovered ones by default), oldest first."""
+        windows = self._windows
+        query = (
+            sa.select(windows)
+            .where(windows.c.tenant_id == tenant_id)
+            .order_by(windows.c.window_start, windows.c.connection_id, windows.c.stream)
+        )
+        if connection_id is not None:
+            query = query.where(windows.c.connection_id == connection_id)
+        if open_only:
+            query = query.where(windows.c.recovered_at.is_(None))
+        with self.warehouse.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            MissedWindow(
+                tenant_id=r.tenant_id,
+                connection_id=r.connection_id,
+                stream=r.stream,
+                window_start=r.window_start,
+                window_end=r.window_end,
+                status=ConnectionStatus(r.status),
+                cause_code=r.cause_code,
+                recorded_at=r.recorded_at,
+                recovered_at=r.recovered_at,
+            )
+            for r in rows
+        ]

@@ -1,0 +1,1 @@
+"""The warehouse schema: column types, the live table definitions and their Alembic migrations."""

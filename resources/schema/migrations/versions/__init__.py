@@ -1,0 +1,1 @@
+"""The warehouse's Alembic revisions, chained by `down_revision`."""

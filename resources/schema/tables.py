@@ -1,0 +1,125 @@
+"""The live warehouse schema: what `Warehouse.tables` exposes and the migrations must produce.
+
+The registry and CRM tables are spelled out here; each stream's tables come from its
+`StreamTables` entry (resources/schema/streams.py). A schema change edits these modules and adds
+an Alembic revision; tests/test_migrations.py fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from resources.schema.column_types import UTCDateTime, big_serial, json_list, tenant_id_column
+from resources.schema.streams import STREAM_TABLES, add_stream_tables
+
+
+def _add_registry_tables(md: sa.MetaData) -> None:
+    """Tenants, connections, their status history and missed windows."""
+    sa.Table(
+        "tenants",
+        md,
+        sa.Column("tenant_id", sa.String(63), primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("internal_domains", json_list(), nullable=False),
+        sa.Column("blocked_domains", json_list(), nullable=False),
+        sa.Column("time_zone", sa.String(64), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+    )
+    sa.Table(
+        "connections",
+        md,
+        sa.Column("connection_id", sa.String(32), primary_key=True),
+        tenant_id_column(),
+        sa.Column("owner_email", sa.Text, nullable=False),
+        sa.Column("aliases", json_list(), nullable=False),
+        sa.Column("provider", sa.String(16), nullable=False),
+        sa.Column("scopes", json_list(), nullable=False),
+        sa.Column("authorized_at", UTCDateTime, nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("status_changed_at", UTCDateTime, nullable=False),
+        sa.Column("status_cause_code", sa.Text),
+        sa.Column("status_explanation", sa.Text),
+        sa.Column("refresh_token_encrypted", sa.Text, nullable=False),
+        sa.Column("token_cache_encrypted", sa.Text),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.tenant_id"], name="fk_connections_tenant"),
+        sa.UniqueConstraint(
+            "tenant_id", "provider", "owner_email", name="uq_connections_tenant_provider_owner"
+        ),
+        sa.Index("ix_connections_tenant_status", "tenant_id", "status"),
+    )
+    sa.Table(
+        "connection_status_history",
+        md,
+        sa.Column("id", big_serial(), primary_key=True),
+        tenant_id_column(),
+        sa.Column("connection_id", sa.String(32), nullable=False),
+        sa.Column("changed_at", UTCDateTime, nullable=False),
+        sa.Column("previous_status", sa.String(32)),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("cause_code", sa.Text),
+        sa.Column("explanation", sa.Text),
+        sa.ForeignKeyConstraint(
+            ["connection_id"], ["connections.connection_id"], name="fk_status_history_connection"
+        ),
+        sa.Index("ix_status_history_connection", "tenant_id", "connection_id", "changed_at"),
+    )
+    sa.Table(
+        "missed_windows",
+        md,
+        sa.Column("id", big_serial(), primary_key=True),
+        tenant_id_column(),
+        sa.Column("connection_id", sa.String(32), nullable=False),
+        sa.Column("stream", sa.String(16), nullable=False),
+        sa.Column("window_start", UTCDateTime, nullable=False),
+        sa.Column("window_end", UTCDateTime, nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("cause_code", sa.Text),
+        sa.Column("recorded_at", UTCDateTime, nullable=False),
+        sa.Column("recovered_at", UTCDateTime),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.connection_id"],
+            name="fk_missed_windows_stream_connection",
+        ),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "connection_id",
+            "stream",
+            "window_start",
+            "window_end",
+            name="uq_missed_windows_stream_window",
+        ),
+    )
+
+
+def _add_crm_tables(md: sa.MetaData) -> None:
+    """Each tenant's CRM accounts and contacts, which decide what counts as an engagement."""
+    sa.Table(
+        "accounts",
+        md,
+        tenant_id_column(primary_key=True),
+        sa.Column("account_id", sa.String(128), primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("domains", json_list(), nullable=False),
+    )
+    sa.Table(
+        "contacts",
+        md,
+        tenant_id_column(primary_key=True),
+        sa.Column("contact_id", sa.String(128), primary_key=True),
+        sa.Column("account_id", sa.String(128)),
+        sa.Column("name", sa.Text),
+        sa.Column("email", sa.Text, nullable=False),
+        sa.Index("ix_contacts_tenant_email", "tenant_id", "email"),
+    )
+
+
+def schema_metadata() -> sa.MetaData:
+    """The current schema, as a fresh MetaData."""
+    md = sa.MetaData()
+    _add_registry_tables(md)
+    _add_crm_tables(md)
+    for spec in STREAM_TABLES:
+        add_stream_tables(md, spec)
+    return md
