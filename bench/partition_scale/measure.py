@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -81,6 +82,12 @@ mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
 """
 
 
+def progress(message: str) -> None:
+    """One line per phase with the machine's load, since the host is shared."""
+    load = os.getloadavg()[0]
+    print(f"{time.strftime('%H:%M:%S')} (load {load:.1f}) {message}", flush=True)
+
+
 @dataclass
 class Figures:
     """One design's measurements; None where not measured."""
@@ -122,6 +129,8 @@ def measure_tick(wpc: WorkspaceProcessContext, design: str, fig: Figures) -> lis
     fig.values["tick_eval_s"] = time.perf_counter() - started
     requests = list(data.run_requests or [])
     fig.values["runs_per_tick"] = len(requests)
+    progress(f"[{design}] tick evaluated: {len(requests)} run requests in "
+             f"{fig.values['tick_eval_s']:.2f} s; running one whole daemon tick")
 
     instance.start_schedule(sched)
     started = time.perf_counter()
@@ -252,11 +261,13 @@ def wait_for_runs(instance: dg.DagsterInstance, run_ids: list[str], timeout_s: f
 
 
 def run_figures(instance: dg.DagsterInstance, s: Settings, run_ids: list[str],
-                tenant_days_per_run: list[int], fig: Figures) -> None:
+                tenant_days_per_run: list[int], fig: Figures,
+                serial_raw_steps: bool = False) -> None:
     """Run wall (launch -> success), queue wait, Dagster share, throughput in tenant-days/min.
 
     The provider critical path of a run is one raw asset's sleep (the two raw steps run side
-    by side under the default multiprocess executor): ceil(tenant_days / concurrency) * work_s.
+    by side under the default multiprocess executor): ceil(tenant_days / concurrency) * work_s;
+    under the in-process executor the two raw steps run one after the other, so twice that.
     """
     E = dg.DagsterEventType
     walls, waits, shares, ends, enqueued = [], [], [], [], []
@@ -271,7 +282,7 @@ def run_figures(instance: dg.DagsterInstance, s: Settings, run_ids: list[str],
         if E.RUN_SUCCESS not in ts:
             failures += 1
             continue
-        work = math.ceil(tds / s.in_run_concurrency) * s.work_s
+        work = math.ceil(tds / s.in_run_concurrency) * s.work_s * (2 if serial_raw_steps else 1)
         wall = ts[E.RUN_SUCCESS] - ts[E.RUN_STARTING]
         walls.append(wall)
         waits.append(ts[E.RUN_STARTING] - ts[E.RUN_ENQUEUED])
