@@ -30,16 +30,17 @@ from bench.partition_scale.settings import Settings, tenant_key
 from sandbox.postgres import create_database, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
-SEEDED = {"a": ["a"], "b1": ["b1"], "b2": ["b2", "b2_archive"], "b3": ["b3"], "b1i": []}
-SAME_ASSETS_AS = {"b1i": "b1"}
-"""b1i differs from b1 only in its job's executor: its status and backfill figures are b1's."""
+SEEDED = {"a": ["a"], "b1": ["b1"], "b2": ["b2", "b2_archive"], "b3": ["b3"], "b1i": [],
+          "b2i": []}
+SAME_ASSETS_AS = {"b1i": "b1", "b2i": "b2"}
+"""b1i/b2i differ from b1/b2 only in the job's executor: status and backfill are b1's/b2's."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--tenants", type=int, default=1000)
     p.add_argument("--days", type=int, default=730)
-    p.add_argument("--designs", default="a,b1,b2,b3,b1i")
+    p.add_argument("--designs", default="a,b1,b2,b3,b1i,b2i")
     p.add_argument("--work-s", type=float, default=1.0,
                    help="simulated provider seconds per tenant-day per raw asset")
     p.add_argument("--shard-size", type=int, default=100)
@@ -50,8 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs-multi", type=int, default=4,
                    help="runs launched in the run-rate phase for multi-tenant-run designs")
     p.add_argument("--max-concurrent-runs", type=int, default=3)
-    p.add_argument("--skip", default="", help="comma list of phases to skip: tick,status,"
-                   "backfill,runs")
+    p.add_argument("--skip", default="", help="comma list of phases to skip: tick, "
+                   "daemon_tick (keep the evaluation), status, backfill, runs")
     return p.parse_args(argv)
 
 
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                 for d in designs:
                     fig = figures[d]
                     if "tick" not in skip:
-                        requests[d] = measure.measure_tick(wpc, d, fig)
+                        requests[d] = measure.measure_tick(wpc, d, fig,
+                                                           daemon_tick="daemon_tick" not in skip)
                     if "status" not in skip and d not in SAME_ASSETS_AS:
                         measure.measure_partition_status(wpc, d, fig)
                     if "backfill" not in skip and d not in SAME_ASSETS_AS:
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                                 figures[d].notes.append("runs did not finish within 600 s")
                             measure.run_figures(instance, s, run_ids,
                                                 [tenant_days_of(r, s, d) for r in reqs],
-                                                figures[d], serial_raw_steps=d == "b1i")
+                                                figures[d], serial_raw_steps=d in SAME_ASSETS_AS)
                             measure.progress(f"[{d}] runs: {figures[d].values}")
                     finally:
                         stop_daemon(daemon)

@@ -12,7 +12,7 @@ Designs (see docs/partition-scale.md):
 - b2: rolling window: tenant x day since `window_start` (+ a tenant x month archive asset for
       older history); schedule and policy as b1.
 - b3: cohort (static) x day since `start`; one run per cohort.
-- b1i: b1's assets and schedule, but the job runs its steps in one process
+- b1i, b2i: b1's (b2's) assets and schedule, but the job runs its steps in one process
       (`in_process_executor`) instead of one process per step; only the run phase differs.
 """
 
@@ -34,7 +34,7 @@ from bench.partition_scale.settings import Settings, cohort_key
 
 S = Settings.from_env()
 RAW = ("raw_emails", "raw_meetings")
-DESIGNS = ("a", "b1", "b2", "b3", "b1i")
+DESIGNS = ("a", "b1", "b2", "b3", "b1i", "b2i")
 
 tenants_def = dg.DynamicPartitionsDefinition(name="tenants")
 full_days = dg.DailyPartitionsDefinition(
@@ -192,6 +192,7 @@ SCHEDULE_SHAPES: dict[str, Callable[[dg.ScheduleEvaluationContext], list[dg.RunR
     "a": per_tenant_requests,
     "b1": shard_requests,
     "b1i": shard_requests,
+    "b2i": shard_requests,
     "b2": shard_requests,
     "b3": cohort_requests,
 }
@@ -200,9 +201,10 @@ SCHEDULE_SHAPES: dict[str, Callable[[dg.ScheduleEvaluationContext], list[dg.RunR
 def build(design: str) -> tuple[list[dg.AssetsDefinition], UnresolvedAssetJobDefinition,
                                  dg.ScheduleDefinition]:
     """Assets, the hourly job and the hourly schedule of one design."""
-    if design == "b1i":  # b1's assets; the job alone differs
+    if design.endswith("i"):  # b1's (b2's) assets; the job alone differs
         assets: list[dg.AssetsDefinition] = []
-        job = dg.define_asset_job("b1i_sync_job", selection=dg.AssetSelection.groups("b1"),
+        job = dg.define_asset_job(f"{design}_sync_job",
+                                  selection=dg.AssetSelection.groups(design[:-1]),
                                   executor_def=dg.in_process_executor)
     else:
         policy = None if design in ("a", "b3") else dg.BackfillPolicy.multi_run(S.shard_size)

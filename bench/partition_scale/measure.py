@@ -113,8 +113,12 @@ def next_tick(now: datetime) -> datetime:
     return tick if tick > now else tick + timedelta(hours=1)
 
 
-def measure_tick(wpc: WorkspaceProcessContext, design: str, fig: Figures) -> list[dg.RunRequest]:
-    """Evaluation alone, then one full scheduler-daemon tick; returns the run requests."""
+def measure_tick(wpc: WorkspaceProcessContext, design: str, fig: Figures,
+                 daemon_tick: bool = True) -> list[dg.RunRequest]:
+    """Evaluation alone, then (unless skipped) one whole scheduler-daemon tick.
+
+    Returns the run requests so the run-rate phase can submit some of them.
+    """
     instance = wpc.instance
     loc, sched = _schedule(wpc, design)
     tick = next_tick(datetime.now(UTC))
@@ -132,6 +136,8 @@ def measure_tick(wpc: WorkspaceProcessContext, design: str, fig: Figures) -> lis
     progress(f"[{design}] tick evaluated: {len(requests)} run requests in "
              f"{fig.values['tick_eval_s']:.2f} s; running one whole daemon tick")
 
+    if not daemon_tick:
+        return requests
     instance.start_schedule(sched)
     started = time.perf_counter()
     for _ in launch_scheduled_runs(wpc, LOG, end_datetime_utc=tick + timedelta(seconds=1),
