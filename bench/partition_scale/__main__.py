@@ -51,6 +51,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs-multi", type=int, default=4,
                    help="runs launched in the run-rate phase for multi-tenant-run designs")
     p.add_argument("--max-concurrent-runs", type=int, default=3)
+    p.add_argument("--planned-events-as-subset", action="store_true",
+                   help="set DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true: one planned "
+                   "event per asset per run instead of one per partition (Dagster: failed runs "
+                   "then do not mark their partitions failed)")
     p.add_argument("--skip", default="", help="comma list of phases to skip: tick, "
                    "daemon_tick (keep the evaluation), status, backfill, runs")
     return p.parse_args(argv)
@@ -90,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     designs = [d for d in args.designs.split(",") if d]
     skip = set(args.skip.split(","))
     logging.basicConfig(level=logging.WARNING)
+    if args.planned_events_as_subset:  # inherited by the code server, daemon and run workers
+        os.environ["DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"] = "true"
     total_started = time.perf_counter()
     figures = {d: measure.Figures(d) for d in designs}
     with throwaway_postgres() as server, tempfile.TemporaryDirectory(prefix="tp-scale-") as tmp:
@@ -105,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         workspace = inst.write_workspace_yaml(home, ROOT)
         print(f"scale: {s.tenants} tenants x {s.days} days ({s.start} .. {s.today}), "
               f"{inst.create_registry(registry_db, s)} connections in the registry; "
-              f"designs {designs}; Dagster instance on PostgreSQL (dagster-postgres, psycopg2)")
+              f"designs {designs}; Dagster instance on PostgreSQL (dagster-postgres, psycopg2); "
+              f"planned events as one subset per asset: {args.planned_events_as_subset}")
         with dg.DagsterInstance.get() as instance:
             print(f"registered {s.tenants} dynamic partitions 'tenants' in "
                   f"{inst.register_tenants(instance, s):.2f} s")
