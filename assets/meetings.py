@@ -1,58 +1,37 @@
-"""raw_meetings (every calendar copy) and meetings (one row per real occurrence), tenant x day."""
-
-import dagster as dg
+"""raw_meetings (every calendar copy) and meetings (one row per real occurrence), on the
+window's tenant x day partitions and, under archive/, on tenant x month."""
 
 from assets.dedupe_tables import rebuild_meetings
 from assets.meeting_sync import MeetingWindowSync
-from assets.partition_sync import (
-    PROVIDER_LABELS,
-    SYNC_RESOURCE_KEYS,
-    SYNC_RETRY_POLICY,
-    dedupe_metadata,
-    run_partition_sync,
-    sync_resources,
-)
-from assets.partitions import split_tenant_day_key, tenant_day_partitions
-from resources.dagster_resources import WarehouseResource
+from assets.partition_sync import PROVIDER_LABELS
+from assets.partitions import tenant_day_partitions, tenant_month_partitions
+from assets.stream_assets import StreamSpec, stream_assets
 from resources.providers import PROVIDERS
-from resources.registry import ConnectionStore
 
-
-@dg.asset(
-    partitions_def=tenant_day_partitions,
-    group_name="meetings",
-    kinds={kit.calendar_kind for kit in PROVIDERS.values()},
-    required_resource_keys=SYNC_RESOURCE_KEYS,
-    op_tags={"touchpoint/sync": "calendar"},
-    retry_policy=SYNC_RETRY_POLICY,
-    description=(
+CALENDAR = StreamSpec(
+    raw_name="raw_meetings",
+    table_name="meetings",
+    group="meetings",
+    sync_tag="calendar",
+    raw_kinds=frozenset(kit.calendar_kind for kit in PROVIDERS.values()),
+    raw_description=(
         f"Every meeting occurrence on every connected calendar of the tenant ({PROVIDER_LABELS}) "
-        "starting in the partition's UTC day, recurring series expanded, cancelled ones kept "
+        "starting in the partition's UTC days, recurring series expanded, cancelled ones kept "
         "as cancelled: one row per calendar copy."
     ),
-)
-def raw_meetings(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    store, registry, connectors = sync_resources(context.resources)
-    return run_partition_sync(context, registry, MeetingWindowSync(store, connectors.calendar))
-
-
-@dg.asset(
-    partitions_def=tenant_day_partitions,
-    deps=[raw_meetings],
-    group_name="meetings",
-    kinds={"sql"},
-    description=(
+    table_description=(
         "One row per real meeting occurrence of the tenant (same iCalUID and start = same "
         "meeting), with the connected calendars that hold it."
     ),
+    window_sync=lambda store, connectors: MeetingWindowSync(store, connectors.calendar),
+    rebuild=rebuild_meetings,
 )
-def meetings(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    tenant_id, day = split_tenant_day_key(context.partition_key)
-    store = warehouse.get()
-    connections = ConnectionStore(store).list_connections(tenant_id)
-    owners = {c.connection_id: c.owner_email for c in connections}
-    return dg.MaterializeResult(
-        metadata=dedupe_metadata(rebuild_meetings(store, tenant_id, day.date(), owners))
-    )
+
+raw_meetings, meetings = stream_assets(CALENDAR, tenant_day_partitions)
+archive_raw_meetings, archive_meetings = stream_assets(
+    CALENDAR,
+    tenant_month_partitions,
+    key_prefix="archive",
+    group="archive",
+    note=" Archive: whole UTC months before the daily window, into the same tables.",
+)

@@ -1,13 +1,18 @@
-"""What the raw sync assets share: running a TenantSync for the partition, and its metadata."""
+"""What the synced assets share: the run's tenant-days, syncing and rebuilding them, metadata."""
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
 
 import dagster as dg
 
-from assets.partitions import split_tenant_day_key
+from assets.partitions import days_of, tenant_window
 from assets.tenant_sync import ConnectionSyncResult, TenantSync, TenantSyncResult, WindowSync
 from resources.connectors import ConnectorFactory, provider_settings
 from resources.providers import PROVIDERS
-from resources.registry import Registry, UnknownTenantError
+from resources.registry import ConnectionStore, Registry, UnknownTenantError
 from resources.warehouse import Warehouse
+from vocabulary.connectors import ApiStats
 from vocabulary.status import ConnectionStatus
 from vocabulary.windows import SyncWindow
 
@@ -55,16 +60,26 @@ def _connection_row(c: ConnectionSyncResult) -> dict:
     return row
 
 
-def sync_metadata(result: TenantSyncResult) -> dict[str, dg.MetadataValue]:
-    """Totals for charts plus a per-connection table that says what happened to each mailbox."""
-    rows = [_connection_row(c) for c in result.connections]
+def sync_metadata(results: list[TenantSyncResult]) -> dict[str, dg.MetadataValue]:
+    """Totals for charts plus a per-connection table (one row per connection and day) that says
+    what happened to each mailbox."""
+    rows = [
+        {"tenant": r.tenant_id, "day": r.window.start.date().isoformat(), **_connection_row(c)}
+        for r in results
+        for c in r.connections
+    ]
     columns = list(rows[0]) if rows else ["connection"]
     table = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
     table += "".join("| " + " | ".join(str(r[c]) for c in columns) + " |\n" for r in rows)
-    stats = result.stats
-    not_active = [c for c in result.connections if c.status != ConnectionStatus.ACTIVE.value]
+    stats = ApiStats()
+    for r in results:
+        stats.add(r.stats)
+    connections = [c for r in results for c in r.connections]
+    not_active = {c.connection_id for c in connections if c.status != ConnectionStatus.ACTIVE}
     metadata = {
-        "connections": dg.MetadataValue.int(len(result.connections)),
+        "tenants": dg.MetadataValue.int(len({r.tenant_id for r in results})),
+        "tenant_days": dg.MetadataValue.int(len(results)),
+        "connections": dg.MetadataValue.int(len({c.connection_id for c in connections})),
         "connections_not_active": dg.MetadataValue.int(len(not_active)),
         "api_calls": dg.MetadataValue.int(stats.api_calls),
         "http_requests": dg.MetadataValue.int(stats.http_requests),
@@ -73,36 +88,95 @@ def sync_metadata(result: TenantSyncResult) -> dict[str, dg.MetadataValue]:
         "per_connection_json": dg.MetadataValue.json(rows),
     }
     for total in ("listed", "fetched", "synced", "already_held", "removed", "quarantined"):
-        metadata[total] = dg.MetadataValue.int(result.total(total))
+        metadata[total] = dg.MetadataValue.int(sum(r.total(total) for r in results))
     return metadata
 
 
+def tenant_days(
+    partition_keys: Sequence[str], partitions_def: dg.MultiPartitionsDefinition
+) -> dict[str, list[SyncWindow]]:
+    """The UTC days per tenant of a run's partition keys: one partition, or every key of a ranged
+    run (a shard of tenants for today, one tenant's date range, a tenant's archive months)."""
+    days: dict[str, set[SyncWindow]] = {}
+    for key in partition_keys:
+        tenant_id, window = tenant_window(key, partitions_def)
+        days.setdefault(tenant_id, set()).update(days_of(window))
+    return {tenant: sorted(windows, key=lambda w: w.start) for tenant, windows in days.items()}
+
+
 def run_partition_sync(
-    context: dg.AssetExecutionContext, registry: Registry, window_sync: WindowSync
+    context: dg.AssetExecutionContext,
+    registry: Registry,
+    window_sync: WindowSync,
+    partitions_def: dg.MultiPartitionsDefinition,
 ) -> dg.MaterializeResult:
-    """Syncs the run's tenant-day with `window_sync` over every connection of the tenant."""
-    tenant_id, day = split_tenant_day_key(context.partition_key)
-    try:
-        result = TenantSync(registry, window_sync, log=context.log).sync(
-            tenant_id,
-            SyncWindow.for_day(day),
-            run_id=context.run.run_id,
-            explicit_backfill=BACKFILL_TAG in context.run.tags,
-        )
-    except UnknownTenantError as error:
+    """Syncs every tenant-day of the run with `window_sync` over each tenant's connections.
+
+    A tenant that fails unexpectedly does not stop the others: its error is logged, the rest
+    finish, and then the step fails (one failure as itself, several as one `dg.Failure` naming
+    the tenants) so Dagster's retry policy and the UI show it. A retry re-runs the whole run,
+    which is cheap: what the warehouse already holds is never fetched again.
+    """
+    plan = tenant_days(context.partition_keys, partitions_def)
+    total = sum(len(days) for days in plan.values())
+    context.log.info(f"{window_sync.kind}: {total} tenant-day(s) of {len(plan)} tenant(s)")
+    tenant_sync = TenantSync(registry, window_sync, log=context.log)
+    backfill = BACKFILL_TAG in context.run.tags
+    results: list[TenantSyncResult] = []
+    failures: dict[str, BaseException] = {}
+    for done, (tenant_id, days) in enumerate(plan.items(), start=1):
+        try:
+            for day in days:
+                results.append(
+                    tenant_sync.sync(
+                        tenant_id, day, run_id=context.run.run_id, explicit_backfill=backfill
+                    )
+                )
+        except Exception as error:  # noqa: BLE001 - raised below, once the other tenants ran
+            context.log.error(f"tenant {tenant_id}: {type(error).__name__}: {error}")
+            failures[tenant_id] = error
+        if len(plan) > 1:
+            context.log.info(f"{done}/{len(plan)} tenants done")
+    if failures:
+        raise _step_failure(failures)
+    return dg.MaterializeResult(metadata=sync_metadata(results))
+
+
+def _step_failure(failures: dict[str, BaseException]) -> BaseException:
+    if all(isinstance(e, UnknownTenantError) for e in failures.values()):
         # Retrying cannot make a tenant exist: fail once, clearly.
-        raise dg.Failure(description=str(error), allow_retries=False) from None
-    return dg.MaterializeResult(metadata=sync_metadata(result))
+        text = "; ".join(str(e) for e in failures.values())
+        return dg.Failure(description=text, allow_retries=False)
+    if len(failures) == 1:
+        return next(iter(failures.values()))
+    names = ", ".join(sorted(failures))
+    return dg.Failure(description=f"{len(failures)} tenants failed: {names} (see the step log)")
 
 
-def dedupe_metadata(result) -> dict[str, dg.MetadataValue]:
-    return {
-        "raw_copies": dg.MetadataValue.int(result.raw_rows),
-        "rows": dg.MetadataValue.int(result.rows),
-        "seen_in_several": dg.MetadataValue.int(result.multi_copy),
-        "removed": dg.MetadataValue.int(result.removed),
-        "dagster/row_count": dg.MetadataValue.int(result.rows),
-    }
+def rebuild_days(
+    context: dg.AssetExecutionContext,
+    store: Warehouse,
+    partitions_def: dg.MultiPartitionsDefinition,
+    rebuild: Callable[[Warehouse, str, date, dict[str, str]], Any],
+) -> dg.MaterializeResult:
+    """Rebuilds a deduplicated table for every tenant-day of the run; metadata sums the days."""
+    totals = dict.fromkeys(("raw_rows", "rows", "multi_copy", "removed"), 0)
+    for tenant_id, days in tenant_days(context.partition_keys, partitions_def).items():
+        connections = ConnectionStore(store).list_connections(tenant_id)
+        owners = {c.connection_id: c.owner_email for c in connections}
+        for day in days:
+            result = rebuild(store, tenant_id, day.start.date(), owners)
+            for name in totals:
+                totals[name] += getattr(result, name)
+    return dg.MaterializeResult(
+        metadata={
+            "raw_copies": dg.MetadataValue.int(totals["raw_rows"]),
+            "rows": dg.MetadataValue.int(totals["rows"]),
+            "seen_in_several": dg.MetadataValue.int(totals["multi_copy"]),
+            "removed": dg.MetadataValue.int(totals["removed"]),
+            "dagster/row_count": dg.MetadataValue.int(totals["rows"]),
+        }
+    )
 
 
 SYNC_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL)

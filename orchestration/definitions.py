@@ -4,8 +4,8 @@ import os
 
 import dagster as dg
 
-from assets.emails import emails, raw_emails
-from assets.meetings import meetings, raw_meetings
+from assets.emails import archive_emails, archive_raw_emails, emails, raw_emails
+from assets.meetings import archive_meetings, archive_raw_meetings, meetings, raw_meetings
 from orchestration.jobs import tenant_sync_job
 from orchestration.schedules import hourly_sync_schedule
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
@@ -22,10 +22,22 @@ def _warehouse_url() -> str | dg.EnvVar:
 
 
 defs = dg.Definitions(
-    assets=[raw_emails, emails, raw_meetings, meetings],
+    assets=[
+        raw_emails,
+        emails,
+        raw_meetings,
+        meetings,
+        archive_raw_emails,
+        archive_emails,
+        archive_raw_meetings,
+        archive_meetings,
+    ],
     jobs=[tenant_sync_job],
     schedules=[hourly_sync_schedule],
     sensors=[tenant_partitions_sensor],
+    # One process per run, not per step: a sync run's steps share the resources and its
+    # Dagster overhead stays small. Definitions-wide, so the asset page's backfills use it too.
+    executor=dg.in_process_executor,
     resources={
         "warehouse": WarehouseResource(url=_warehouse_url()),
         "vault": CredentialVaultResource(secret_key=dg.EnvVar("TOUCHPOINT_SECRET_KEY")),

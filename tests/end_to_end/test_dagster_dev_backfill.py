@@ -163,7 +163,8 @@ def test_backfill_from_the_asset_page_through_dagster_dev(tmp_path, warehouse_ur
                 300,
             )
             assert backfill["status"] in {"COMPLETED", "COMPLETED_SUCCESS"}, _failure(tmp_path)
-            assert [r["status"] for r in backfill["runs"]] == ["SUCCESS"] * len(DAYS)
+            # One tenant's date range is one run (the assets' backfill policy), not one per day.
+            assert [r["status"] for r in backfill["runs"]] == ["SUCCESS"]
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:

@@ -70,6 +70,7 @@ def definitions_shape() -> dict[str, Any]:
             for s in defs.sensors or []
         },
         "resources": sorted(defs.resources or {}),
+        "executor": defs.resolve_job_def("tenant_sync_job").executor_def.name,
     }
 
 

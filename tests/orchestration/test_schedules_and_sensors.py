@@ -13,7 +13,14 @@ import pytest
 
 from assets.partitions import tenant_day_key, tenant_partitions
 from orchestration.definitions import defs
-from orchestration.schedules import days_to_sync, hourly_sync_schedule
+from orchestration.schedules import (
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    TENANTS_PER_RUN_ENV,
+    days_to_sync,
+    hourly_sync_schedule,
+    shards,
+)
 from paths import ROOT
 from resources.dagster_resources import WarehouseResource
 from resources.registry import Registry
@@ -30,6 +37,10 @@ def test_definitions_have_what_the_product_needs():
         "emails",
         "raw_meetings",
         "meetings",
+        "archive/raw_emails",
+        "archive/emails",
+        "archive/raw_meetings",
+        "archive/meetings",
     }
     assert defs.resolve_job_def("tenant_sync_job") is not None
     schedule = defs.resolve_schedule_def("hourly_sync_schedule")
@@ -104,12 +115,12 @@ def test_schedule_tick_requests_active_tenants(three_tenants, warehouse_url):
             scheduled_execution_time=datetime(2026, 11, 22, 0, 5, tzinfo=UTC),
         )
         requests = hourly_sync_schedule.evaluate_tick(at_midnight).run_requests
-        assert sorted(r.partition_key for r in requests) == sorted(
-            str(tenant_day_key(t, d))
-            for t in ("acme", "globex")
-            for d in ("2026-11-21", "2026-11-22")
-        )
-        assert len({r.run_key for r in requests}) == len(requests)
+        # One run for the block of tenants: yesterday and today x acme..globex (initech has no
+        # active connection, so the range stops before it).
+        assert [ranges(r) for r in requests] == [
+            (str(tenant_day_key("acme", "2026-11-21")), str(tenant_day_key("globex", "2026-11-22")))
+        ]
+        assert all(r.partition_key is None for r in requests)
 
         midday = dg.build_schedule_context(
             instance=instance,
@@ -118,10 +129,44 @@ def test_schedule_tick_requests_active_tenants(three_tenants, warehouse_url):
             scheduled_execution_time=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
         )
         requests = hourly_sync_schedule.evaluate_tick(midday).run_requests
-        assert sorted(r.partition_key for r in requests) == [
-            str(tenant_day_key("acme", "2026-11-22")),
-            str(tenant_day_key("globex", "2026-11-22")),
+        assert [ranges(r) for r in requests] == [
+            (str(tenant_day_key("acme", "2026-11-22")), str(tenant_day_key("globex", "2026-11-22")))
         ]
+
+
+def ranges(request: dg.RunRequest) -> tuple[str, str]:
+    return request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]
+
+
+def test_schedule_splits_tenants_into_blocks(three_tenants, warehouse_url, monkeypatch):
+    monkeypatch.setenv(TENANTS_PER_RUN_ENV, "1")
+    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(tenant_partitions.name, ["acme", "globex", "initech"])
+        context = dg.build_schedule_context(
+            instance=instance,
+            resources=resources,
+            repository_def=defs.get_repository_def(),
+            scheduled_execution_time=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
+        )
+        requests = hourly_sync_schedule.evaluate_tick(context).run_requests
+        day = "2026-11-22"
+        assert [ranges(r) for r in requests] == [
+            (str(tenant_day_key(t, day)), str(tenant_day_key(t, day))) for t in ("acme", "globex")
+        ]
+        assert len({r.run_key for r in requests}) == 2
+
+
+def test_shards_keep_partition_order_and_skip_idle_blocks():
+    ordered = ["t1", "t2", "t3", "t4", "t5", "t6", "t7"]
+    assert shards(ordered, {"t1", "t3", "t4", "t7"}, 3) == [
+        ("t1", "t3"),
+        ("t4", "t4"),
+        ("t7", "t7"),
+    ]
+    assert shards(ordered, {"t5"}, 3) == [("t5", "t5")]
+    assert shards(ordered, set(), 3) == []
+    assert shards(ordered, set(ordered), 10) == [("t1", "t7")]
 
 
 def test_schedule_skips_until_partitions_exist(three_tenants, warehouse_url):
