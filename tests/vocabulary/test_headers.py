@@ -1,0 +1,141 @@
+"""RFC 5322 header rules every provider's parser shares (pure: no server, no Dagster)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from vocabulary.headers import (
+    decode_encoded_words,
+    parse_address_list,
+    parse_date,
+    parse_message_id,
+    unfold,
+)
+from vocabulary.text import normalize_address
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("plain subject", "plain subject"),
+        ("=?UTF-8?B?SGVsbG8=?=", "Hello"),
+        ("=?utf-8?b?SGVsbG8?=", "Hello"),  # padding left off, as some mailers do
+        ("=?ISO-8859-1?Q?Caf=E9_cr=E8me?=", "Café crème"),
+        ("=?windows-1252?Q?=93quoted=94?=", "\u201cquoted\u201d"),
+        ("a =?UTF-8?B?w6k=?= =?UTF-8?B?w6k=?= b", "a éé b"),  # space between words dropped
+        ("=?UTF-8?B?8J+Y?= =?UTF-8?B?gA==?=", "😀"),  # one character split over two words
+        ("=?utf-8*en?Q?Hi?=", "Hi"),  # RFC 2231 language tag
+        ("=?utf-8?q?not closed", "=?utf-8?q?not closed"),
+        ("Re: [list] =?koi8-r?B?8NLJ18XU?=", "Re: [list] Привет"),
+    ],
+)
+def test_decode_encoded_words(value: str, expected: str) -> None:
+    assert decode_encoded_words(value) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "=?x-unknown?B?SGVsbG8=?=",
+        "=?UTF-8?Q?=FF=FE?=",  # bytes that are not UTF-8
+        "=?UTF-8?B?!!!!?=",  # not base64
+        "ok =?UTF-8?B?SGk=?= then =?bogus?Q?x?=",
+    ],
+)
+def test_undecodable_encoded_words_keep_raw_text(value: str) -> None:
+    text, problem = decode_encoded_words(value)
+    assert text == value
+    assert problem
+
+
+def test_undecodable_display_name_is_kept_raw() -> None:
+    parsed = parse_address_list(
+        "From", "=?x-unknown?B?SGVsbG8=?= <a@b.example>, =?UTF-8?B?SsO8cmdlbg==?= <J@B.example>"
+    )
+    assert parsed.addresses == [
+        ("=?x-unknown?B?SGVsbG8=?=", "a@b.example"),
+        ("Jürgen", "j@b.example"),
+    ]
+    assert parsed.defects == ["from: undecodable encoded word kept raw"]
+
+
+@pytest.mark.parametrize(
+    ("value", "addresses", "defect_count"),
+    [
+        ("Alice <ALICE@Example.COM>", [("Alice", "alice@example.com")], 0),
+        ('"Smith, John" <j.smith@x.example>', [("Smith, John", "j.smith@x.example")], 0),
+        ("a@x.example (Alice in a comment)", [(None, "a@x.example")], 0),
+        ("a@x.example, A@X.EXAMPLE", [(None, "a@x.example")], 0),  # repeated once
+        ("Group: a@x.example, b@y.example;", [(None, "a@x.example"), (None, "b@y.example")], 0),
+        ("undisclosed-recipients:;", [], 0),
+        ("bob@[192.0.2.1]", [(None, "bob@[192.0.2.1]")], 0),
+        ('"odd local"@x.example', [(None, '"odd local"@x.example')], 0),
+        ("mailer-daemon", [], 1),
+        ("<>", [], 1),
+        ("a@x.example, , b@y.example", [(None, "a@x.example"), (None, "b@y.example")], 0),
+        ("Müller, Hans <h@m.example>", [("Hans", "h@m.example")], 1),  # unquoted comma
+    ],
+)
+def test_parse_address_list(
+    value: str, addresses: list[tuple[str | None, str]], defect_count: int
+) -> None:
+    parsed = parse_address_list("To", value)
+    assert parsed.addresses == addresses
+    assert len(parsed.defects) == defect_count, parsed.defects
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Alice@Example.com", "alice@example.com"),
+        ("  bob@x.example ", "bob@x.example"),
+        ("no-at-sign", None),
+        ("@x.example", None),
+        ("a@", None),
+        ("a b@x.example", None),
+        ("a@x..example", None),
+        ("a@b@c.example", None),
+    ],
+)
+def test_normalize_address(value: str, expected: str | None) -> None:
+    assert normalize_address(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Fri, 21 Nov 2025 11:00:00 +0100", datetime(2025, 11, 21, 10, 0, tzinfo=UTC)),
+        ("Fri, 21 Nov 2025 11:00:00 +0100 (CET)", datetime(2025, 11, 21, 10, 0, tzinfo=UTC)),
+        ("Fri, 21 Nov 2025 10:00:00 -0000", datetime(2025, 11, 21, 10, 0, tzinfo=UTC)),
+        ("21 Nov 2025 02:00 PST", datetime(2025, 11, 21, 10, 0, tzinfo=UTC)),
+        ("Fri, 21 Nov 25 10:00:00 GMT", datetime(2025, 11, 21, 10, 0, tzinfo=UTC)),
+    ],
+)
+def test_parse_date(value: str, expected: datetime) -> None:
+    assert parse_date(value) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    "value", ["not a date", "", "2025-11-21T10:00:00Z", "Fri, 32 Nov 2025 10:00:00 +0000"]
+)
+def test_unparseable_date_is_none_with_defect(value: str) -> None:
+    when, problem = parse_date(value)
+    assert when is None
+    assert problem is not None and problem.startswith("date: ")
+
+
+def test_message_id_forms() -> None:
+    assert parse_message_id("message-id", " <a.b@c> ") == ("<a.b@c>", None)
+    assert parse_message_id("in-reply-to", "<x@y> (comment) <z@w>") == ("<x@y>", None)
+    assert parse_message_id("message-id", "bare@host") == (
+        "<bare@host>",
+        "message-id: id without angle brackets",
+    )
+    assert parse_message_id("message-id", "  ") == (None, "message-id: empty")
+
+
+def test_unfold() -> None:
+    assert unfold("a\r\n b\n\tc") == ("a b\tc", False)
+    assert unfold("a\r\nBcc: evil@x.example") == ("a Bcc: evil@x.example", True)
