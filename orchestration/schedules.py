@@ -33,7 +33,7 @@ def active_tenants(connections: ConnectionStore) -> list[str]:
 
 
 TENANTS_PER_RUN_ENV = "TOUCHPOINT_TENANTS_PER_RUN"
-DEFAULT_TENANTS_PER_RUN = 25
+DEFAULT_TENANTS_PER_RUN = 50
 """Tenants one hourly run syncs, one after another. Fewer, bigger runs keep the daemon's tick
 and Dagster's share of each run small (docs/partition-scale.md); parallelism comes from the run
 queue's concurrent runs."""
