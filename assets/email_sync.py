@@ -16,6 +16,7 @@ from resources.registry import Connection
 from resources.warehouse import Warehouse
 from vocabulary.connectors import MailConnector
 from vocabulary.records import EmailRecord, QuarantinedRecord, is_syncable
+from vocabulary.text import safe_excerpt
 from vocabulary.windows import SyncWindow
 
 MailConnectorFactory = Callable[[Connection], MailConnector]
@@ -50,6 +51,21 @@ def _quarantine_row(
         "reason": q.reason,
         "excerpt": q.excerpt,
         "received_at": q.received_at,
+        "quarantined_at": now,
+        "attempts": 1,
+    }
+
+
+def _refused_row(row: dict, reason: str, now: datetime) -> dict:
+    """The quarantine row of a parsed message the warehouse refused to store."""
+    return {
+        "tenant_id": row["tenant_id"],
+        "connection_id": row["connection_id"],
+        "provider_message_id": row["provider_message_id"],
+        "partition_day": row["partition_day"],
+        "reason": reason,
+        "excerpt": safe_excerpt(str(row.get("subject") or "")),
+        "received_at": row["received_at"],
         "quarantined_at": now,
         "attempts": 1,
     }
@@ -90,10 +106,15 @@ class EmailWindowSync:
                 else:
                     rows.append(email_row(tenant_id, conn.connection_id, parsed, now))
             out.fetched += len(chunk)
+            if rows:
+                refused = self.warehouse.upsert_or_refuse("raw_emails", rows, RAW_EMAIL_KEY)
+                for row, reason in refused:
+                    # Parsed, but the database will not store it: kept for another try.
+                    quarantined.append(_refused_row(row, reason, now))
+                refused_ids = {row["provider_message_id"] for row, _ in refused}
+                rows = [r for r in rows if r["provider_message_id"] not in refused_ids]
             out.synced += len(rows)
             out.quarantined += len(quarantined)
-            if rows:
-                self.warehouse.upsert("raw_emails", rows, RAW_EMAIL_KEY)
             upsert_quarantine(
                 self.warehouse,
                 "quarantined_messages",

@@ -18,6 +18,7 @@ from resources.registry import Connection
 from resources.warehouse import Warehouse
 from vocabulary.connectors import CalendarConnector
 from vocabulary.records import MeetingRecord, QuarantinedRecord
+from vocabulary.text import safe_excerpt
 from vocabulary.windows import SyncWindow
 
 CalendarConnectorFactory = Callable[[Connection], CalendarConnector]
@@ -75,7 +76,23 @@ class MeetingWindowSync:
         }
         stale = self._held_ids(conn, window) - listed_ids
         if rows:
-            self.warehouse.upsert("raw_meetings", rows, RAW_MEETING_KEY)
+            refused = self.warehouse.upsert_or_refuse("raw_meetings", rows, RAW_MEETING_KEY)
+            refused_ids = {row["provider_event_id"] for row, _ in refused}
+            # Parsed, but the database will not store it: kept for another try.
+            quarantined.extend(
+                {
+                    "tenant_id": conn.tenant_id,
+                    "connection_id": conn.connection_id,
+                    "provider_event_id": row["provider_event_id"],
+                    "partition_day": window.start.date(),
+                    "reason": reason,
+                    "excerpt": safe_excerpt(str(row.get("subject") or "")),
+                    "quarantined_at": now,
+                    "attempts": 1,
+                }
+                for row, reason in refused
+            )
+            rows = [r for r in rows if r["provider_event_id"] not in refused_ids]
         if stale:
             self.warehouse.delete_keys(
                 "raw_meetings",

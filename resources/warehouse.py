@@ -20,6 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,6 +41,24 @@ POSTGRES_CHUNK_ROWS = 20_000
 IN_LOOKUP_CHUNK = 500
 MIGRATION_LOCK_KEY = 0x7470_6D69_6772  # "tpmigr": one advisory lock per database
 _IMMEDIATE = "touchpoint_immediate"
+
+
+ROW_ERRORS: tuple[type[Exception], ...] = (
+    sa.exc.DataError,
+    sa.exc.IntegrityError,
+    # COPY goes through the driver's cursor, so its errors arrive unwrapped.
+    psycopg2.DataError,
+    psycopg2.IntegrityError,
+)
+"""What the database raises for a value it will not store (PostgreSQL: NUL in text, a number out of
+range, broken JSON escapes), as opposed to a connection or lock problem."""
+
+
+def refusal_reason(error: Exception) -> str:
+    """`warehouse_refused:<code>` from the driver's SQLSTATE (or error class): no row text."""
+    driver_error = getattr(error, "orig", None) or error
+    code = getattr(driver_error, "pgcode", None) or getattr(driver_error, "sqlstate", None)
+    return f"warehouse_refused:{code or type(driver_error).__name__}"
 
 
 class WarehouseError(Exception):
@@ -240,6 +259,26 @@ class Warehouse:
             if self.dialect == "postgresql":
                 return self._upsert_postgres(conn, tbl, rows, columns, keys, updates, increments)
             return self._upsert_sqlite(conn, tbl, rows, keys, updates, increments)
+
+    def upsert_or_refuse(
+        self, table: str, rows: Sequence[Mapping[str, Any]], key_columns: Sequence[str]
+    ) -> list[tuple[Mapping[str, Any], str]]:
+        """Upserts `rows`, and when the database refuses the batch because of what a row holds,
+        upserts them one by one: returns the rows it still refuses, each with a reason built from
+        the database's error code only (never the row's text), so one bad row never sinks its
+        neighbours. Connection and lock problems are raised as they are."""
+        try:
+            self.upsert(table, rows, key_columns)
+            return []
+        except ROW_ERRORS:
+            pass
+        refused = []
+        for row in rows:
+            try:
+                self.upsert(table, [row], key_columns)
+            except ROW_ERRORS as error:
+                refused.append((row, refusal_reason(error)))
+        return refused
 
     @staticmethod
     def _check_upsert_columns(

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from vocabulary.records import RawEvent
-from vocabulary.text import identify_listed_item, normalize_address
+from vocabulary.text import identify_listed_item, normalize_address, one_line
 from vocabulary.windows import SyncWindow
 
 GOID_CLASS_ID = "040000008200E00074C5B7101A82E008"
@@ -86,7 +86,8 @@ class Unusable(Exception):
 
 
 def text_or_none(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
+    """Stripped single-line text (see `one_line`), or None when there is none."""
+    return one_line(value)[0].strip() or None if isinstance(value, str) else None
 
 
 def address_or_none(value: Any) -> str | None:

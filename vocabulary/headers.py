@@ -19,7 +19,14 @@ from email.errors import CharsetError, UndecodableBytesDefect
 from email.headerregistry import Address
 from email.utils import getaddresses, parsedate_to_datetime
 
-from vocabulary.text import normalize_address, safe_excerpt, short_repr
+from vocabulary.text import normalize_address, one_line, safe_excerpt, short_repr
+
+CONTROL_DEFECTS = {
+    "subject": "subject: control characters replaced",
+    "from_name": "from: control characters in display name replaced",
+}
+"""The defect each provider's parser records when `one_line` had to clean a field, so one message
+gives the same defects whichever provider served it."""
 
 _FOLD = re.compile(r"\r\n(?=[ \t])|\n(?=[ \t])|\r(?=[ \t])")
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
@@ -201,6 +208,10 @@ def parse_date(header_value: str) -> tuple[datetime | None, str | None]:
 
 def parse_message_id(header: str, value: str) -> tuple[str | None, str | None]:
     """The first `<id>` token of a Message-ID / In-Reply-To / References value."""
+    if one_line(value.strip())[1]:
+        # An id is matched byte for byte across mailboxes: one with a NUL or a line break in it
+        # is not repaired into some other message's id, it is left out.
+        return None, f"{header}: control characters, id left out"
     match = _MSG_ID.search(value)
     if match:
         return match[0], None
@@ -274,6 +285,9 @@ def parse_headers(pairs: Iterable[tuple[str, str]]) -> HeaderFields:
         out.subject, problem = decode_encoded_words(subject)
         if problem:
             defects.append(f"subject: {problem}, kept raw")
+        out.subject, replaced = one_line(out.subject)
+        if replaced:
+            defects.append(CONTROL_DEFECTS["subject"])
 
     sender = block.first("from")
     if sender is not None:
@@ -281,6 +295,10 @@ def parse_headers(pairs: Iterable[tuple[str, str]]) -> HeaderFields:
         defects.extend(parsed.defects)
         if parsed.addresses:
             out.from_name, out.from_address = parsed.addresses[0]
+            if out.from_name is not None:
+                out.from_name, replaced = one_line(out.from_name)
+                if replaced:
+                    defects.append(CONTROL_DEFECTS["from_name"])
 
     out.to_addresses = [a for _, a in _addresses(block, "to", defects)]
     out.cc_addresses = [a for _, a in _addresses(block, "cc", defects)]

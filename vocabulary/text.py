@@ -15,6 +15,7 @@ from typing import Any
 EXCERPT_LIMIT = 500
 DEFECT_TEXT_LIMIT = 80
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")
 _ID_IN_TEXT = re.compile(r'"id"\s*:\s*"([^"\\\s]{1,400})"')
 _ID_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.@]{1,400}")
 
@@ -22,6 +23,17 @@ _ID_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.@]{1,400}")
 def safe_excerpt(text: str, limit: int = EXCERPT_LIMIT) -> str:
     """At most `limit` printable characters of `text`, for quarantine rows and logs."""
     return _CONTROL.sub("?", text)[:limit]
+
+
+def one_line(value: str) -> tuple[str, bool]:
+    """`value` with each run of control characters (NUL, CR, LF, tab, the other C0 codes, DEL) as
+    one space, and whether any was there.
+
+    What a single-line field (a subject, a display name) may hold on every backend: PostgreSQL
+    refuses NUL in text, and a CR/LF decoded from an encoded word must not look like a header.
+    """
+    cleaned = _LINE_CONTROLS.sub(" ", value)
+    return cleaned, cleaned != value
 
 
 def short_repr(value: Any) -> str:
@@ -41,6 +53,8 @@ def json_excerpt(payload: Any) -> str:
 def normalize_address(addr_spec: str) -> str | None:
     """The lower-cased bare `local@domain`, or None when it is not a usable address."""
     candidate = addr_spec.strip()
+    if _LINE_CONTROLS.search(candidate):
+        return None
     local, at, domain = candidate.rpartition("@")
     if not at or not local or not domain or ".." in domain or domain.startswith("."):
         return None

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from vocabulary.headers import parse_message_id
+from vocabulary.headers import CONTROL_DEFECTS, parse_message_id
 from vocabulary.records import EmailRecord, QuarantinedRecord, RawMessage, unusable_payload
-from vocabulary.text import json_excerpt, normalize_address, short_repr
+from vocabulary.text import json_excerpt, normalize_address, one_line, short_repr
 from vocabulary.times import parse_iso_datetime
 
 FOLDER_KEY = "@touchpoint.wellKnownFolder"
@@ -152,6 +152,15 @@ def parse_graph_message(raw: RawMessage) -> EmailRecord | QuarantinedRecord:
     if subject is not None and not isinstance(subject, str):
         defects.append(f"subject: not text {short_repr(subject)}")
         subject = None
+    if subject is not None:
+        # Graph decodes encoded words itself, so a CR/LF or NUL can arrive in plain JSON text.
+        subject, replaced = one_line(subject)
+        if replaced:
+            defects.append(CONTROL_DEFECTS["subject"])
+    if from_name is not None:
+        from_name, replaced = one_line(from_name)
+        if replaced:
+            defects.append(CONTROL_DEFECTS["from_name"])
     thread_id = payload.get("conversationId")
     return EmailRecord(
         provider_message_id=message_id,
