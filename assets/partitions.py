@@ -45,22 +45,29 @@ def window_start(today: date, start: date, window_days: int) -> date:
     return max(start, (today - timedelta(days=window_days)).replace(day=1))
 
 
-def _configured() -> tuple[date, date]:
-    """(start date, window start) from the environment; a bad value is a clear error at load."""
-    raw_start = os.environ.get(START_DATE_ENV, DEFAULT_START_DATE)
-    raw_days = os.environ.get(WINDOW_DAYS_ENV, str(DEFAULT_WINDOW_DAYS))
+def partition_settings(raw_start: str, raw_days: str, today: date) -> tuple[date, date]:
+    """(start date, window start) from the settings' text; a bad value is one clear error at
+    load rather than a code location that loads with no partitions."""
     try:
-        start = date.fromisoformat(raw_start)
+        start = date.fromisoformat(raw_start.strip())
     except ValueError:
         raise ValueError(f"{START_DATE_ENV}={raw_start!r} is not a date (YYYY-MM-DD)") from None
+    if start > today:
+        raise ValueError(
+            f"{START_DATE_ENV}={raw_start} is in the future: no day would be a partition yet"
+        )
     try:
         days = int(raw_days)
     except ValueError:
         raise ValueError(f"{WINDOW_DAYS_ENV}={raw_days!r} is not a whole number") from None
-    return start, window_start(datetime.now(UTC).date(), start, days)
+    return start, window_start(today, start, days)
 
 
-START_DATE, WINDOW_START = _configured()
+START_DATE, WINDOW_START = partition_settings(
+    os.environ.get(START_DATE_ENV, DEFAULT_START_DATE),
+    os.environ.get(WINDOW_DAYS_ENV, str(DEFAULT_WINDOW_DAYS)),
+    datetime.now(UTC).date(),
+)
 
 tenant_partitions = dg.DynamicPartitionsDefinition(name="tenants")
 """Tenant slugs; kept in step with the tenant registry by `tenant_partitions_sensor`."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from resources.providers import PROVIDERS
 from resources.secrets import generate_key
-from resources.settings import state_dir
+from resources.settings import state_dir, write_private
 from sandbox.workload.model import APP_CREDENTIALS
 
 CommandLine = Callable[[list[str]], int]
@@ -82,8 +82,7 @@ def _load_or_create_key(path: Path) -> str:
     if path.exists():
         return path.read_text().strip()
     key = generate_key()
-    path.write_text(key + "\n")
-    path.chmod(0o600)
+    write_private(path, key + "\n")
     return key
 
 
@@ -123,10 +122,9 @@ def demo_environment(sandbox_url: str, sandbox_now: datetime) -> dict[str, str]:
 def write_env_file(env: dict[str, str], path: Path) -> None:
     """Writes .env, which `dagster dev` loads, so the UI runs against the same sandbox."""
     lines = [f"{k}={v}" for k, v in sorted(env.items())]
-    path.write_text(
-        "# written by `touchpoint demo`; local only, never commit\n" + "\n".join(lines) + "\n"
+    write_private(
+        path, "# written by `touchpoint demo`; local only, never commit\n" + "\n".join(lines) + "\n"
     )
-    path.chmod(0o600)
 
 
 def read_env_file(path: Path) -> dict[str, str]:

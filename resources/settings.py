@@ -6,6 +6,7 @@ current directory. Production and CI point TOUCHPOINT_WAREHOUSE_URL at PostgreSQ
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -25,8 +26,24 @@ def state_dir() -> Path:
     """The local state folder, created on first use so callers can write into it directly."""
     configured = os.environ.get(HOME_ENV)
     path = Path(configured).expanduser() if configured else Path.cwd() / STATE_DIR_NAME
-    path.mkdir(parents=True, exist_ok=True)
+    # Mail metadata and encrypted tokens live here: private to its owner from the start.
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path.resolve()
+
+
+def create_private(path: Path) -> None:
+    """Creates `path` empty and readable by its owner only, unless it exists already (then it is
+    left as its owner set it). Created private, never chmod-ed after the fact: there is no moment
+    at which another local user could open it."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Writes `text` to `path`, created readable by its owner only (a key, a .env)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def default_warehouse_url() -> str:

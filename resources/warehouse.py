@@ -34,6 +34,7 @@ from resources.schema.migrate import (
     upgrade_to_head,
 )
 from resources.schema.tables import schema_metadata
+from resources.settings import create_private
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CHUNK_ROWS = 5_000
@@ -137,7 +138,11 @@ class Warehouse:
         self.engine = self._sqlite_engine() if self.dialect == "sqlite" else self._postgres_engine()
 
     def _sqlite_engine(self) -> sa.Engine:
-        Path(self.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if self.url.database and self.url.database != ":memory:":
+            path = Path(self.url.database).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # SQLite gives its -wal and -shm files the database file's permissions.
+            create_private(path)
         engine = sa.create_engine(
             self.url,
             hide_parameters=True,

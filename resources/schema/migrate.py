@@ -20,6 +20,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
+from alembic.util.exc import CommandError
 
 from resources.schema.column_types import UTCDateTime
 
@@ -96,6 +98,13 @@ def applied_revisions(conn: sa.Connection) -> list[str]:
     return revisions_up_to(current_revision(conn) or _legacy_revision(conn))
 
 
+def _known(revision: str) -> bool:
+    try:
+        return script_directory().get_revision(revision) is not None
+    except (ResolutionError, CommandError):
+        return False
+
+
 def is_current(conn: sa.Connection) -> bool:
     return current_revision(conn) == head_revision()
 
@@ -107,6 +116,12 @@ def upgrade_to_head(conn: sa.Connection) -> list[str]:
     schema_migrations table dropped.
     """
     before = current_revision(conn)
+    if before is not None and not _known(before):
+        # A newer Touchpoint migrated this warehouse: old code must not write to it.
+        raise MigrationError(
+            f"the warehouse's schema is at revision {before}, which this Touchpoint does not "
+            f"know (its newest is {head_revision()}): run a newer Touchpoint against it"
+        )
     if before is None:
         before = _legacy_revision(conn)
         if before is not None:

@@ -10,6 +10,7 @@ import pytest
 from assets.partitions import (
     days_of,
     month_partitions,
+    partition_settings,
     split_tenant_day_key,
     tenant_day_partitions,
     tenant_month_partitions,
@@ -59,4 +60,25 @@ def test_archive_months_reach_the_window() -> None:
     last_month = datetime.fromisoformat(months[-1]).replace(tzinfo=UTC)
     assert last_month <= first_day < datetime(
         last_month.year + last_month.month // 12, last_month.month % 12 + 1, 1, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "days", "message"),
+    [
+        ("2025-13-01", "90", "is not a date"),
+        ("next year", "90", "is not a date"),
+        ("2999-01-01", "90", "is in the future"),
+        ("2025-01-01", "ninety", "is not a whole number"),
+    ],
+)
+def test_bad_partition_settings_are_one_clear_error(start: str, days: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        partition_settings(start, days, date(2026, 12, 2))
+
+
+def test_partition_settings() -> None:
+    assert partition_settings(" 2025-01-01 ", "90", date(2026, 12, 2)) == (
+        date(2025, 1, 1),
+        date(2026, 9, 1),
     )

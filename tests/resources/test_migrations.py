@@ -199,6 +199,22 @@ def test_a_runner_era_database_upgrades_in_place(warehouse_url: str, version: in
         wh.dispose()
 
 
+def test_a_schema_newer_than_the_code_is_refused(warehouse_url: str) -> None:
+    """Old code must not write to a warehouse a newer Touchpoint migrated: refused at migrate,
+    which every CLI command and every run calls first, with one clear message."""
+    wh = Warehouse(warehouse_url)
+    try:
+        wh.migrate()
+        with wh.write() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+        with pytest.raises(WarehouseError, match=r"revision 0099, which this Touchpoint does not"):
+            wh.migrate()
+        with wh.engine.connect() as conn:
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0099"
+    finally:
+        wh.dispose()
+
+
 def test_an_unknown_runner_version_is_refused_untouched(warehouse_url: str) -> None:
     wh = Warehouse(warehouse_url)
     try:
