@@ -30,7 +30,6 @@ from vocabulary.windows import SyncWindow
 
 EVENT_FIELDS = (
     "iCalUId",
-    "uid",
     "subject",
     "isAllDay",
     "isCancelled",
@@ -47,7 +46,11 @@ EVENT_FIELDS = (
     "location",
     "lastModifiedDateTime",
 )
-"""`$select` of calendarView: exactly what `parse_graph_event` reads (`id` comes regardless)."""
+"""`$select` of calendarView: exactly what `parse_graph_event` reads (`id` comes regardless).
+
+Only v1.0 properties: Graph answers 400 for any other, so one beta name (such as `uid`) here
+would fail every calendar sync. `iCalUId` alone identifies the meeting across calendars once
+`normalize_ical_uid` has zeroed the occurrence date it carries."""
 LIST_METHOD = "graph.calendarView.list"
 LOOKBACK = timedelta(minutes=1)
 """Ranges match by overlap (an event's end after startDateTime): a zero-length event at the

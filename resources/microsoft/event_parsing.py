@@ -144,7 +144,10 @@ def parse_graph_event(
         provider_event_id=raw.provider_event_id,
         start_at=start_at,
         end_at=end_at,
-        ical_uid=normalize_ical_uid(payload.get("uid") or payload.get("iCalUId")),
+        # Graph quirk: v1.0 has only `iCalUId` (the series-wide `uid` is beta), and it carries
+        # the occurrence's date; normalising zeroes that date (or unwraps a foreign UID), so
+        # every occurrence and exception gets the series' UID, as Google reports it.
+        ical_uid=normalize_ical_uid(payload.get("iCalUId")),
         subject=text_or_none(payload.get("subject")),
         all_day=all_day,
         start_time_zone=original_zone,

@@ -1,6 +1,8 @@
 """Graph's calendarView (`/me/calendarView`, also `/me/calendar/calendarView`) for the sandbox's
 Microsoft mailboxes: the overlap window, series expanded into occurrences and exceptions,
 `Prefer: outlook.timezone`, `$select`, `$top`, `$orderby=start/dateTime` and `$skiptoken` paging.
+A `$select` naming anything but a v1.0 event property is refused with Graph's 400
+(`RequestBroker--ParseUri`), so a client asking for a beta property fails here as in production.
 """
 
 from __future__ import annotations

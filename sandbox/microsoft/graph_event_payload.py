@@ -19,7 +19,7 @@ from sandbox.workload.model import Mailbox
 
 EVENT_PROPERTIES = (
     "createdDateTime", "lastModifiedDateTime", "changeKey", "categories", "transactionId",
-    "originalStartTimeZone", "originalEndTimeZone", "iCalUId", "uid", "reminderMinutesBeforeStart",
+    "originalStartTimeZone", "originalEndTimeZone", "iCalUId", "reminderMinutesBeforeStart",
     "isReminderOn", "hasAttachments", "subject", "bodyPreview", "importance", "sensitivity",
     "isAllDay", "isCancelled", "isOrganizer", "responseRequested", "seriesMasterId", "showAs",
     "type", "webLink", "onlineMeetingUrl", "isOnlineMeeting", "onlineMeetingProvider",
@@ -27,6 +27,9 @@ EVENT_PROPERTIES = (
     "originalStart", "location", "locations", "recurrence", "attendees", "organizer",
     "onlineMeeting",
 )  # fmt: skip
+"""The v1.0 `event` properties (with `outlookItem`'s) calendarView returns and `$select` accepts;
+any other name is a 400, as on Graph. Beta-only ones such as `uid` and `occurrenceId` are not
+here: a v1.0 answer never carries them."""
 
 WINDOWS_ZONES = {
     "UTC": "UTC",
@@ -123,8 +126,8 @@ def event_resource(
         "transactionId": None,
         "originalStartTimeZone": windows_zone,
         "originalEndTimeZone": windows_zone,
+        # v1.0 shows only the per-occurrence iCalUId (the series-wide `uid` is beta)
         "iCalUId": msids.graph_uid(event.uid, instance),
-        "uid": msids.graph_uid(event.uid),
         "reminderMinutesBeforeStart": 15,
         "isReminderOn": not event.all_day,
         "hasAttachments": False,

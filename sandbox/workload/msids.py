@@ -60,11 +60,11 @@ def native_goid(*parts: object) -> str:
 
 
 def graph_uid(ical_uid: str, instance: date | None = None) -> str:
-    """How Graph shows a meeting's UID (`uid`, `iCalUId`): a global object id in hex.
+    """How Graph shows a meeting's UID (v1.0 `iCalUId`): a global object id in hex.
 
     Outlook-born UIDs already are one; any other UID (Google's `...@google.com`) is wrapped as
     `vCal-Uid` data. With `instance`, the occurrence's date is written into bytes 16-19, which is
-    why Graph's `iCalUId` differs per occurrence while `uid` stays the series'.
+    why Graph's `iCalUId` differs per occurrence (beta's `uid`, not in v1.0, is the series').
     """
     stamp = (
         b"\x00\x00\x00\x00"
@@ -79,7 +79,7 @@ def graph_uid(ical_uid: str, instance: date | None = None) -> str:
 
 
 def ical_uid_from_graph(value: str) -> str:
-    """The organiser's UID back from Graph's `uid`/`iCalUId` (what Google would show)."""
+    """The organiser's UID back from Graph's `iCalUId` (what Google would show)."""
     raw = bytes.fromhex(value)
     data = raw[40:]
     if data.startswith(_VCAL_MARKER):

@@ -10,6 +10,7 @@ import pytest
 
 from assets.emails import emails, raw_emails
 from assets.meetings import meetings, raw_meetings
+from sandbox.workload.msids import native_goid
 from stack import WORKLOAD_NOW, running_stack
 
 ALL_ASSETS = [raw_emails, emails, raw_meetings, meetings]
@@ -186,6 +187,54 @@ def test_rescheduled_meeting_moves_and_cancelled_one_is_kept_as_cancelled(stack)
     assert [r["status"] for r in qbr(second)] == ["cancelled"]
     raw = [r for r in _meeting_rows(stack, tenant, second) if r["subject"] == "QBR"]
     assert [r["status"] for r in raw] == ["cancelled"]
+
+
+def test_recurring_meetings_on_both_providers_are_one_row_per_occurrence(stack):
+    """Graph v1.0 shows only `iCalUId`, which differs per occurrence; a daily series on a Google
+    and an Outlook calendar (a moved exception included), organised from either side, still
+    gives one `meetings` row per occurrence, seen in both calendars."""
+    tenant = stack.workload.tenants[0].slug
+    by_provider = {c.provider: c.owner_email for c in stack.connections(tenant)}
+    both = sorted(by_provider.values())
+    first, moved, last = _day(3), _day(2), _day(1)
+    series = {
+        "Outlook series": (native_goid("touchpoint-test", "outlook-series"), "microsoft"),
+        "Google series": ("daily-7x9@google.com", "google"),
+    }
+    for subject, (uid, organiser) in series.items():
+        for owner in both:
+            stack.sandbox.state.inject_event(
+                owner,
+                {
+                    "uid": uid,
+                    "subject": subject,
+                    "start": f"{first}T15:00",
+                    "duration_minutes": 30,
+                    "rrule": "FREQ=DAILY;COUNT=3",
+                    "organizer": by_provider[organiser],
+                    "attendees": [{"email": b, "response": "accepted"} for b in both],
+                    "exceptions": [{"original_start": f"{moved}T15:00", "start": f"{moved}T17:00"}],
+                },
+            )
+    for day in (first, moved, last):
+        assert stack.materialize(tenant, day, assets=MEETING_ASSETS).success
+
+    for subject, (uid, _) in series.items():
+        raw = [r for r in _meeting_rows(stack, tenant) if r["subject"] == subject]
+        assert sorted(r["owner"] for r in raw) == sorted(both * 3)
+        assert {r["ical_uid"] for r in raw} == {uid}
+        merged = [
+            r
+            for day in (first, moved, last)
+            for r in stack.rows("meetings", tenant, day)
+            if r["subject"] == subject
+        ]
+        assert [(r["ical_uid"], r["start_at"].isoformat()) for r in merged] == [
+            (uid, f"{first}T15:00:00+00:00"),
+            (uid, f"{moved}T17:00:00+00:00"),
+            (uid, f"{last}T15:00:00+00:00"),
+        ], subject
+        assert all(r["copies"] == 2 and r["seen_in_calendars"] == both for r in merged)
 
 
 def _message(message_id: str, sender: str, to: str, when: datetime) -> bytes:

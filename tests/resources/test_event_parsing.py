@@ -68,8 +68,7 @@ def google(**fields: Any) -> dict[str, Any]:
 def graph(**fields: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "id": "AAMkE1",
-        "iCalUId": vcal("evt1@google.com", date(2026, 11, 20)),
-        "uid": vcal("evt1@google.com"),
+        "iCalUId": vcal("evt1@google.com"),  # v1.0 has no `uid` (beta only)
         "subject": "Quarterly business review",
         "isAllDay": False,
         "isCancelled": False,
@@ -176,10 +175,78 @@ def test_outlook_uids_lose_their_occurrence_date() -> None:
     assert normalize_ical_uid("") is None and normalize_ical_uid(None) is None
 
 
-def test_graph_falls_back_to_ical_uid_without_uid() -> None:
-    record = parse_m(graph(uid=None))
-    assert isinstance(record, MeetingRecord)
-    assert record.ical_uid == "evt1@google.com"
+def test_graph_select_has_no_beta_property() -> None:
+    assert "uid" not in EVENT_FIELDS and "iCalUId" in EVENT_FIELDS
+
+
+def _graph_occurrence(ical_uid: str, original: datetime, start: datetime, kind: str) -> Any:
+    """One calendarView item of a series as v1.0 shows it: `iCalUId` stamped with the
+    occurrence's original date, no `uid`."""
+    return graph(
+        id=f"AAMkOcc{original:%m%d}=",
+        type=kind,
+        seriesMasterId="AAMkMaster=",
+        iCalUId=ical_uid,
+        originalStart=f"{original:%Y-%m-%dT%H:%M:%S}Z",
+        start={"dateTime": f"{start:%Y-%m-%dT%H:%M:%S}.0000000", "timeZone": "UTC"},
+        end={
+            "dateTime": f"{start + timedelta(hours=1):%Y-%m-%dT%H:%M:%S}.0000000",
+            "timeZone": "UTC",
+        },
+    )
+
+
+def _google_instance(ical_uid: str, original: datetime, start: datetime) -> Any:
+    """The same occurrence on a Google calendar: one iCalUID for the whole series."""
+    return google(
+        id=f"base_{original:%Y%m%dT%H%M%SZ}",
+        recurringEventId="base",
+        iCalUID=ical_uid,
+        originalStartTime={"dateTime": original.isoformat(), "timeZone": "UTC"},
+        start={"dateTime": start.isoformat(), "timeZone": "UTC"},
+        end={"dateTime": (start + timedelta(hours=1)).isoformat(), "timeZone": "UTC"},
+    )
+
+
+OUTLOOK_DATA = bytes(range(16))
+OUTLOOK_CREATED = b"\x03" * 8
+
+
+@pytest.mark.parametrize(
+    ("google_uid", "graph_uid"),
+    [
+        # organised in Outlook: Google shows the clean global object id as the iCalUID
+        (
+            goid(OUTLOOK_DATA, creation=OUTLOOK_CREATED),
+            lambda day: goid(OUTLOOK_DATA, day, creation=OUTLOOK_CREATED),
+        ),
+        # organised in Google: Outlook wraps Google's UID as vCal-Uid data
+        ("base@google.com", lambda day: vcal("base@google.com", day)),
+    ],
+    ids=["outlook_organised", "google_organised"],
+)
+def test_series_occurrences_match_across_providers_by_ical_uid_alone(
+    google_uid: str, graph_uid: Any
+) -> None:
+    """Every occurrence and exception (moved to another day) of a series has one ical_uid on
+    both providers, though v1.0's iCalUId differs per occurrence."""
+    occurrences = [
+        (utc(2026, 11, 2, 14), utc(2026, 11, 2, 14), "occurrence"),
+        (utc(2026, 11, 9, 14), utc(2026, 11, 10, 16), "exception"),  # moved a day later
+        (utc(2026, 11, 16, 14), utc(2026, 11, 16, 14), "occurrence"),
+    ]
+    graph_ids = {graph_uid(original.date()) for original, _, _ in occurrences}
+    assert len(graph_ids) == len(occurrences)  # the raw iCalUIds all differ
+    expected = normalize_ical_uid(google_uid)
+    for original, start, kind in occurrences:
+        graph_item = _graph_occurrence(graph_uid(original.date()), original, start, kind)
+        google_item = _google_instance(google_uid, original, start)
+        on_graph = parse_m(graph_item, graph_item["id"])
+        on_google = parse_g(google_item, google_item["id"])
+        assert isinstance(on_graph, MeetingRecord) and isinstance(on_google, MeetingRecord)
+        assert on_graph.ical_uid == on_google.ical_uid == expected
+        assert on_graph.start_at == on_google.start_at == start
+        assert on_graph.original_start_at == on_google.original_start_at == original
 
 
 # ---- time zones and daylight saving -------------------------------------------------------------
@@ -231,7 +298,6 @@ def test_graph_series_occurrences_across_dst() -> None:
             id=f"AAMkOcc{day:%d}=",
             type="occurrence",
             seriesMasterId=master,
-            uid=uid,
             iCalUId=goid(bytes(range(16)), day, creation=b"\x02" * 8),
             originalStart=f"{start:%Y-%m-%dT%H:%M:%S}Z",
             originalStartTimeZone="Eastern Standard Time",

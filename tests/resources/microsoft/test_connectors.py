@@ -15,7 +15,13 @@ import dagster as dg
 import pytest
 from checks import assert_leaks_nothing, mailbox_stats, truth_message_ids
 
-from resources.microsoft.calendar_connector import GraphCalendarConnector
+from resources.microsoft.calendar_connector import (
+    EVENT_FIELDS,
+    LIST_METHOD,
+    PREFER_UTC,
+    GraphCalendarConnector,
+)
+from resources.microsoft.client import graph_time, select, user_path
 from resources.microsoft.event_parsing import parse_graph_event
 from resources.microsoft.kit import MICROSOFT
 from resources.microsoft.mail_connector import GraphMailConnector
@@ -563,6 +569,32 @@ def test_calendar_paging_and_faults(
         calendar(server, mailbox).list_events(window)
     assert caught.value.status is ConnectionStatus.INSUFFICIENT_PERMISSIONS
     assert_leaks_nothing(caught.value, mailbox.refresh_token, MICROSOFT_CLIENT_SECRET)
+
+
+def test_calendar_select_is_v1_only_and_what_comes_back(
+    workload: Workload, server: SandboxServer, mailbox: Mailbox
+) -> None:
+    """The sandbox refuses non-v1.0 properties as Graph does, so listing at all proves the
+    connector's `$select` is v1.0; the same request with beta's `uid` added is what production
+    refused (a 400, classified `request_invalid`)."""
+    first = datetime.combine(workload.days[0], datetime.min.time(), UTC)
+    window = SyncWindow(first, first + timedelta(days=3))
+    connector = calendar(server, mailbox)
+    events = connector.list_events(window)
+    assert events
+    assert all(set(e.payload) == {"@odata.etag", "id", *EVENT_FIELDS} for e in events)
+    assert all(e.payload["iCalUId"] and "uid" not in e.payload for e in events)
+
+    params = {
+        "startDateTime": graph_time(window.start),
+        "endDateTime": graph_time(window.end),
+        "$select": select((*EVENT_FIELDS, "uid")),
+    }
+    url = connector.client.url(f"{user_path(mailbox.address)}/calendarView", params)
+    with pytest.raises(ConnectionFailure) as caught:
+        list(connector.client.pages(url, LIST_METHOD, PREFER_UTC))
+    assert caught.value.status is ConnectionStatus.REQUEST_INVALID
+    connector.close()
 
 
 # ---- the Dagster resource -------------------------------------------------------------------
