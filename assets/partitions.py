@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 import dagster as dg
 
@@ -29,9 +30,16 @@ DEFAULT_WINDOW_DAYS = 90
 """At least the 30 days the providers' change tracking reaches back, with room for an outage
 or a reconnect weeks later to be recovered day by day."""
 
+DateLike = TypeVar("DateLike", date, datetime)
+
 TENANT_DIMENSION = "tenant"
 DAY_DIMENSION = "day"
 MONTH_DIMENSION = "month"
+
+
+def next_month(day: DateLike) -> DateLike:
+    """The first day of the month after `day`'s (a date or a datetime, kept as it is)."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def window_start(today: date, start: date, window_days: int) -> date:
@@ -82,7 +90,7 @@ month_partitions = dg.MonthlyPartitionsDefinition(
     start_date=START_DATE.replace(day=1).isoformat(),
     # The month holding the window's start is an archive month too: the two overlap by at most
     # that month, and a sync of any window is idempotent.
-    end_date=(WINDOW_START.replace(day=28) + timedelta(days=4)).replace(day=1).isoformat(),
+    end_date=next_month(WINDOW_START).isoformat(),
     timezone="UTC",
 )
 """UTC months from the start date's to the window's first."""
@@ -123,7 +131,7 @@ def tenant_window(
     dims = _dimensions(key, partitions_def)
     if MONTH_DIMENSION in dims:
         start = datetime.strptime(dims[MONTH_DIMENSION], "%Y-%m-%d").replace(tzinfo=UTC)
-        end = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+        end = next_month(start)
         return dims[TENANT_DIMENSION], SyncWindow(start, end)
     start = datetime.strptime(dims[DAY_DIMENSION], "%Y-%m-%d").replace(tzinfo=UTC)
     return dims[TENANT_DIMENSION], SyncWindow.for_day(start)
