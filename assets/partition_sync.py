@@ -25,10 +25,10 @@ resource (keyed by provider name, as the provider table lists them)."""
 PROVIDER_LABELS = " and ".join(kit.label for kit in PROVIDERS.values())
 
 
-def sync_resources(resources: object) -> tuple[Warehouse, Registry, ConnectorFactory]:
+def sync_resources(resources: Any) -> tuple[Warehouse, Registry, ConnectorFactory]:
     """The warehouse, the decrypting registry and the connector factory of one sync step."""
-    store = resources.warehouse.get()  # type: ignore[attr-defined]
-    registry = resources.vault.registry(store)  # type: ignore[attr-defined]
+    store = resources.warehouse.get()
+    registry = resources.vault.registry(store)
     return store, registry, ConnectorFactory(registry.connections, provider_settings(resources))
 
 

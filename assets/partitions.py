@@ -119,9 +119,8 @@ def _dimensions(
 
 def split_tenant_day_key(key: str | dg.MultiPartitionKey) -> tuple[str, datetime]:
     """(tenant slug, day start as an aware UTC datetime) of a tenant x day partition key."""
-    dims = _dimensions(key, tenant_day_partitions)
-    day = datetime.strptime(dims[DAY_DIMENSION], "%Y-%m-%d").replace(tzinfo=UTC)
-    return dims[TENANT_DIMENSION], day
+    tenant_id, window = tenant_window(key, tenant_day_partitions)
+    return tenant_id, window.start
 
 
 def tenant_window(
