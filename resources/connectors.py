@@ -8,7 +8,14 @@ from typing import Any
 
 from resources.providers import PROVIDERS, provider_kit
 from resources.registry import Connection, ConnectionStore
+from resources.secrets import UndecryptableTokenError
 from vocabulary.connectors import CalendarConnector, MailboxCredentials, MailConnector
+from vocabulary.status import TOKEN_UNDECRYPTABLE, ConnectionFailure, ConnectionStatus
+
+UNDECRYPTABLE_EXPLANATION = (
+    "a stored token of this connection decrypts under none of the keys in TOUCHPOINT_SECRET_KEY; "
+    "put the key it was encrypted with back in the list, or reconnect the mailbox"
+)
 
 
 def provider_settings(resources: Any) -> dict[str, Any]:
@@ -31,10 +38,19 @@ class ConnectorFactory:
         def save(cache: str) -> None:
             self.connections.save_token_cache(conn.connection_id, cache)
 
+        try:
+            refresh_token = self.connections.refresh_token(conn.connection_id)
+            token_cache = self.connections.token_cache(conn.connection_id)
+        except UndecryptableTokenError:
+            # The key, not the mailbox, is wrong: this connection's failure (status and missed
+            # window), not the step's, so its tenant's other mailboxes sync and nothing retries.
+            raise ConnectionFailure(
+                ConnectionStatus.SYNC_ERROR, TOKEN_UNDECRYPTABLE, UNDECRYPTABLE_EXPLANATION
+            ) from None
         return MailboxCredentials(
             owner_email=conn.owner_email,
-            refresh_token=self.connections.refresh_token(conn.connection_id),
-            token_cache=self.connections.token_cache(conn.connection_id),
+            refresh_token=refresh_token,
+            token_cache=token_cache,
             save_token_cache=save,
         )
 

@@ -35,6 +35,13 @@ CREDENTIAL_STATUSES = frozenset(
 TRANSIENT_STATUSES = frozenset({ConnectionStatus.THROTTLED, ConnectionStatus.NO_SERVICE_CONNECTION})
 """Failures that usually heal by themselves: they alert only when they persist."""
 
+TOKEN_UNDECRYPTABLE = "token_undecryptable"
+"""Cause of a `sync_error` whose stored token decrypts under none of the configured keys."""
+
+OPERATOR_CAUSES = frozenset({TOKEN_UNDECRYPTABLE})
+"""`sync_error` causes that only an operator can fix (the deployment's keys, not the mailbox):
+they alert the operators, never the mailbox owner."""
+
 
 class ConnectionFailure(Exception):
     """A classified, expected failure of one connection.
