@@ -32,11 +32,14 @@ from resources.registry import (
     RegistryError,
     Tenant,
     TenantStore,
+    rotate_tokens,
 )
 from resources.secrets import SecretKeyError, generate_key
 from resources.warehouse import Warehouse, WarehouseError
 
 EXIT_USAGE = 2
+EXIT_INCOMPLETE = 1
+"""The command did its work, except for what it named on stderr (`keys rotate`)."""
 ENV_VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 Handler = Callable[[argparse.Namespace], int]
@@ -79,8 +82,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    keygen = commands.add_parser("keygen", help="print a new key for TOUCHPOINT_SECRET_KEY")
+    keygen = commands.add_parser("keygen", help="print a new key (same as `keys generate`)")
     keygen.set_defaults(handler=cmd_keygen)
+    _add_key_commands(commands)
 
     migrate = commands.add_parser("migrate", help="bring the warehouse schema up to date")
     migrate.set_defaults(handler=cmd_migrate)
@@ -89,6 +93,24 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     _add_connection_commands(commands)
     _add_demo_commands(commands)
     return parser, commands
+
+
+def _add_key_commands(commands: Any) -> None:
+    keys = commands.add_parser("keys", help="generate keys and rotate stored tokens to the newest")
+    sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    generate = sub.add_parser("generate", help="print a new key for TOUCHPOINT_SECRET_KEY")
+    generate.set_defaults(handler=cmd_keygen)
+    rotate = sub.add_parser(
+        "rotate",
+        help=(
+            "re-encrypt every stored token under the first key of TOUCHPOINT_SECRET_KEY, so the "
+            "others can be removed"
+        ),
+    )
+    rotate.add_argument(
+        "--dry-run", action="store_true", help="only count what would be re-encrypted"
+    )
+    rotate.set_defaults(handler=cmd_keys_rotate)
 
 
 def _add_demo_commands(commands: Any) -> None:
@@ -199,6 +221,34 @@ def open_warehouse(args: argparse.Namespace) -> Warehouse:
 
 def cmd_keygen(_args: argparse.Namespace) -> int:
     print(generate_key())
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """Rotates every connection's tokens; names each one no key decrypts and exits 1 for them."""
+    with open_warehouse(args) as warehouse:
+        store = ConnectionStore(warehouse)
+        cipher = store.cipher  # a missing or malformed key fails here, before any connection
+        report = rotate_tokens(store, dry_run=args.dry_run)
+    verb = "would re-encrypt" if args.dry_run else "re-encrypted"
+    print(
+        f"{verb} {report.reencrypted} of {report.total} connection(s) under the newest key; "
+        f"{report.current} already were; {len(report.stranded)} left as they are"
+    )
+    for stranded in report.stranded:
+        print(
+            f"touchpoint: error: connection {stranded.connection_id} (tenant "
+            f"{stranded.tenant_id}, {stranded.owner_email}): a stored token decrypts under none "
+            "of the keys; left as it is (put its key back in the list, or reconnect the mailbox)",
+            file=sys.stderr,
+        )
+    if report.stranded:
+        return EXIT_INCOMPLETE
+    if not args.dry_run and cipher.key_count > 1:
+        print(
+            "every stored token is under the newest key: once every process runs with it, the "
+            "older key(s) can be removed from TOUCHPOINT_SECRET_KEY"
+        )
     return 0
 
 

@@ -45,10 +45,19 @@ def generate_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
+def _opens(fernet: Fernet, ciphertext: str) -> bool:
+    """Whether `fernet` decrypts `ciphertext` (whatever is wrong with it otherwise)."""
+    try:
+        fernet.decrypt(ciphertext.encode("ascii"))
+    except (InvalidToken, ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
 class TokenCipher:
     """Encrypts and decrypts tokens with one key (or a rotation list of keys)."""
 
-    __slots__ = ("_fernet",)
+    __slots__ = ("_fernet", "_newest", "key_count")
 
     def __init__(self, key: str) -> None:
         keys = [part.strip() for part in (key or "").split(",") if part.strip()]
@@ -59,6 +68,8 @@ class TokenCipher:
         except (ValueError, TypeError, UnicodeEncodeError):
             raise MalformedSecretKeyError() from None
         self._fernet = MultiFernet(fernets)
+        self._newest = fernets[0]
+        self.key_count = len(fernets)
 
     @classmethod
     def from_env(cls) -> TokenCipher:
@@ -73,6 +84,16 @@ class TokenCipher:
     def decrypt(self, ciphertext: str) -> str:
         try:
             return self._fernet.decrypt(ciphertext.encode("ascii")).decode("utf-8")
+        except (InvalidToken, ValueError, TypeError, AttributeError):
+            raise UndecryptableTokenError() from None
+
+    def rotate(self, ciphertext: str) -> str | None:
+        """`ciphertext` re-encrypted under the newest key, or None when it already is under it
+        (so a rotation run twice rewrites nothing the second time)."""
+        if _opens(self._newest, ciphertext):
+            return None
+        try:
+            return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
         except (InvalidToken, ValueError, TypeError, AttributeError):
             raise UndecryptableTokenError() from None
 

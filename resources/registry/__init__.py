@@ -4,7 +4,8 @@ One small class per responsibility, each over the Warehouse:
 - `TenantStore` (tenants.py): tenants and their CRM accounts and contacts;
 - `ConnectionStore` (connections.py): connections and their refresh token and msal token cache,
   encrypted with TokenCipher;
-- `ConnectionHealth` (health.py): status changes with their history, and missed windows.
+- `ConnectionHealth` (health.py): status changes with their history, and missed windows;
+- `rotate_tokens` (rotation.py): every stored token re-encrypted under the newest key.
 `Registry` bundles the three for code that needs several (a tenant sync run, the tests).
 """
 
@@ -21,6 +22,7 @@ from resources.registry.errors import (
 )
 from resources.registry.health import ConnectionHealth
 from resources.registry.records import Connection, MissedWindow, StatusChange, Tenant
+from resources.registry.rotation import KeyRotation, StrandedConnection, rotate_tokens
 from resources.registry.tenants import TenantStore
 from resources.registry.validation import TENANT_SLUG_RE, validate_tenant_id
 from resources.secrets import TokenCipher
@@ -34,15 +36,18 @@ __all__ = [
     "DuplicateConnectionError",
     "DuplicateTenantError",
     "InvalidInputError",
+    "KeyRotation",
     "MissedWindow",
     "Registry",
     "RegistryError",
     "StatusChange",
+    "StrandedConnection",
     "Tenant",
     "TenantStore",
     "UnknownConnectionError",
     "UnknownTenantError",
     "connection_id_for",
+    "rotate_tokens",
     "validate_tenant_id",
 ]
 

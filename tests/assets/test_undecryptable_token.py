@@ -40,9 +40,7 @@ def test_an_undecryptable_token_fails_only_its_connection(stack):
 
     truth = stack.truth_ids(tenant, DAY)
     assert stack.synced_ids(tenant, DAY) == {t for t in truth if t[0] != broken.owner_email}
-    assert {owner for owner, _ in stack.synced_ids(tenant, DAY)} == {
-        c.owner_email for c in healthy
-    }
+    assert {owner for owner, _ in stack.synced_ids(tenant, DAY)} == {c.owner_email for c in healthy}
     meeting_owners = {r["connection_id"] for r in stack.rows("raw_meetings", tenant, DAY)}
     assert broken.connection_id not in meeting_owners and meeting_owners
 
