@@ -452,7 +452,13 @@ def main(argv: list[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except (CommandError, RegistryError, SecretKeyError, WarehouseError) as exc:
+    except (
+        CommandError,
+        RegistryError,
+        SecretKeyError,
+        settings.StateDirError,
+        WarehouseError,
+    ) as exc:
         message = str(exc)
     except sa.exc.DBAPIError as exc:
         message = _database_error_text(exc)

@@ -198,6 +198,7 @@ def run_demo(cli_main: CommandLine, port: int = DEFAULT_SANDBOX_PORT, days: int 
     from sandbox.server import SandboxServer
     from sandbox.workload.generate import generate_workload
 
+    state_dir()  # an unusable state folder is one clear line before anything starts
     previous = read_env_file(Path(ENV_FILE))
     sandbox_now = (
         datetime.fromisoformat(previous["TOUCHPOINT_SANDBOX_NOW"])

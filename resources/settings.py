@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 HOME_ENV = "TOUCHPOINT_HOME"
@@ -22,13 +23,42 @@ SECRET_KEY_ENV = "TOUCHPOINT_SECRET_KEY"
 STATE_DIR_NAME = ".touchpoint"
 
 
+class StateDirError(Exception):
+    """The local state folder cannot be used; the text names it and says why, in one line."""
+
+
 def state_dir() -> Path:
-    """The local state folder, created on first use so callers can write into it directly."""
+    """The local state folder, created on first use so callers can write into it directly.
+
+    Checked by writing into it (as root, permission bits say nothing), so an unusable folder is
+    one clear `StateDirError` here rather than a database error deep inside a command.
+    """
     configured = os.environ.get(HOME_ENV)
     path = Path(configured).expanduser() if configured else Path.cwd() / STATE_DIR_NAME
-    # Mail metadata and encrypted tokens live here: private to its owner from the start.
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        # Mail metadata and encrypted tokens live here: private to its owner from the start.
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except FileExistsError:
+        raise _unusable(path, "it is a file, not a folder") from None
+    except NotADirectoryError:
+        raise _unusable(path, "a part of its path is a file, not a folder") from None
+    except OSError as exc:
+        raise _unusable(path, f"it cannot be created ({exc.strerror or exc})") from None
+    try:
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _unusable(path, f"no file can be created in it ({exc.strerror or exc})") from None
     return path.resolve()
+
+
+def _unusable(path: Path, reason: str) -> StateDirError:
+    where = f"{HOME_ENV}={path}" if os.environ.get(HOME_ENV) else f"the state folder {path}"
+    return StateDirError(
+        f"{where} cannot be used as Touchpoint's local state folder: {reason}; "
+        f"point {HOME_ENV} at a folder you can write to"
+    )
 
 
 def create_private(path: Path) -> None:
