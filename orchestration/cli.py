@@ -36,6 +36,7 @@ from resources.registry import (
 )
 from resources.secrets import SecretKeyError, generate_key
 from resources.warehouse import Warehouse, WarehouseError
+from vocabulary.text import short_repr
 
 EXIT_USAGE = 2
 EXIT_INCOMPLETE = 1
@@ -397,9 +398,14 @@ def _parse_aware_datetime(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise CommandError(f"--authorized-at {text!r} is not an ISO 8601 date-time") from None
+        raise CommandError(
+            f"--authorized-at {short_repr(text)} is not an ISO 8601 date-time"
+        ) from None
     if value.tzinfo is None:
-        raise CommandError(f"--authorized-at {text!r} needs a time zone, e.g. 2026-11-01T09:00:00Z")
+        raise CommandError(
+            f"--authorized-at {short_repr(text)} needs a time zone, e.g. 2026-11-01T09:00:00Z"
+        )
+    # Whether it lies in the future is the registry's rule, the same for every caller.
     return value
 
 

@@ -21,8 +21,13 @@ from resources.registry.errors import (
 )
 from resources.registry.records import Connection
 from resources.registry.tenants import TenantStore
-from resources.registry.validation import normalise_email, now, validate_status
-from resources.schema.column_types import to_utc
+from resources.registry.validation import (
+    normalise_email,
+    normalise_scopes,
+    now,
+    validate_authorized_at,
+    validate_status,
+)
 from resources.secrets import TokenCipher
 from resources.warehouse import Warehouse
 from vocabulary.status import ConnectionStatus
@@ -97,8 +102,8 @@ class ConnectionStore:
         alias_list = [
             a for a in dict.fromkeys(normalise_email(a, "alias") for a in aliases) if a != owner
         ]
-        scope_list = list(dict.fromkeys(s.strip() for s in scopes if s and s.strip()))
-        authorized = to_utc(authorized_at) if authorized_at is not None else now()
+        scope_list = normalise_scopes(scopes)
+        authorized = validate_authorized_at(authorized_at) if authorized_at is not None else now()
         self._tenants.get_tenant(tenant_id)
         encrypted = self.cipher.encrypt(refresh_token.strip())
         added_at = now()
@@ -179,7 +184,7 @@ class ConnectionStore:
             "refresh_token_encrypted": self.cipher.encrypt(refresh_token.strip())
         }
         if authorized_at is not None:
-            values["authorized_at"] = to_utc(authorized_at)
+            values["authorized_at"] = validate_authorized_at(authorized_at)
         self._update(connection_id, values)
 
     def token_cache(self, connection_id: str) -> str | None:

@@ -7,12 +7,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from resources.registry.errors import DuplicateTenantError, InvalidInputError, UnknownTenantError
+from resources.registry.errors import DuplicateTenantError, UnknownTenantError
 from resources.registry.records import Tenant
 from resources.registry.validation import (
     normalise_domains,
     normalise_email,
     now,
+    validate_crm_id,
+    validate_name,
     validate_tenant_id,
     validate_time_zone,
 )
@@ -35,12 +37,9 @@ class TenantStore:
         time_zone: str = "UTC",
     ) -> Tenant:
         tenant_id = validate_tenant_id(tenant_id)
-        name = (name or "").strip()
-        if not name:
-            raise InvalidInputError("a tenant needs a non-empty name")
         row = {
             "tenant_id": tenant_id,
-            "name": name,
+            "name": validate_name(name, "tenant name"),
             "internal_domains": normalise_domains(internal_domains, "internal domain"),
             "blocked_domains": normalise_domains(blocked_domains, "blocked domain"),
             "time_zone": validate_time_zone(time_zone),
@@ -79,8 +78,8 @@ class TenantStore:
         account_rows = [
             {
                 "tenant_id": tenant_id,
-                "account_id": str(a["account_id"]),
-                "name": a["name"],
+                "account_id": validate_crm_id(a["account_id"], "account id"),
+                "name": validate_name(a["name"], "account name"),
                 "domains": normalise_domains(a.get("domains", ()), "account domain"),
             }
             for a in accounts
@@ -88,9 +87,11 @@ class TenantStore:
         contact_rows = [
             {
                 "tenant_id": tenant_id,
-                "contact_id": str(c["contact_id"]),
-                "account_id": None if c.get("account_id") is None else str(c["account_id"]),
-                "name": c.get("name"),
+                "contact_id": validate_crm_id(c["contact_id"], "contact id"),
+                "account_id": None
+                if c.get("account_id") is None
+                else validate_crm_id(c["account_id"], "account id"),
+                "name": None if c.get("name") is None else validate_name(c["name"], "contact name"),
                 "email": normalise_email(c["email"], "contact email"),
             }
             for c in contacts
