@@ -79,8 +79,14 @@ class TenantSummary:
 
 
 def _load_or_create_key(path: Path) -> str:
+    """TOUCHPOINT_SECRET_KEY from the demo's key file, made on first use. The file may list
+    several keys, one per line, newest first, so the demo's key can be rotated like any other
+    (README, "Keys")."""
     if path.exists():
-        return path.read_text().strip()
+        lines = path.read_text().replace(",", "\n").splitlines()
+        keys = [line.strip() for line in lines if line.strip()]
+        if keys:
+            return ",".join(keys)
     key = generate_key()
     write_private(path, key + "\n")
     return key

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
 from orchestration.cli import main
+from orchestration.demo import _load_or_create_key
 from resources import settings
 from resources.registry import Registry
-from resources.secrets import TokenCipher, UndecryptableTokenError
+from resources.secrets import TokenCipher, UndecryptableTokenError, generate_key
 from resources.warehouse import Warehouse
 
 TOKENS = {
@@ -153,3 +156,12 @@ def test_rotate_without_a_key_is_one_line(
         "touchpoint: error: TOUCHPOINT_SECRET_KEY is not set; "
         "generate one with `touchpoint keygen`\n"
     )
+
+
+def test_the_demo_key_file_may_list_keys_newest_first(tmp_path: Path) -> None:
+    path = tmp_path / "secret.key"
+    old = _load_or_create_key(path)
+    new = generate_key()
+    path.write_text(f"{new}\n{old}\n")
+    assert _load_or_create_key(path) == f"{new},{old}"
+    assert TokenCipher(_load_or_create_key(path)).key_count == 2
