@@ -2,8 +2,9 @@
 
 Refresh tokens are read from stdin or from a named environment variable, never from argv,
 where any user on the machine could read them with `ps`. Expected failures (unknown tenant, bad
-slug, missing or wrong key, unusable URL, unreachable database) print one line to stderr and
-exit 2; their texts are built to contain no token.
+slug, bad input, missing or wrong key, unusable state folder or URL, unreachable database)
+print one line to stderr and exit 2; their texts are built to contain no token. `keys rotate`
+exits 1 when it finished but had to leave connections whose tokens no key decrypts.
 
 Extending: `build_parser()` returns the parser and its subcommand action; each subcommand sets
 `handler` (a function of the parsed arguments returning the exit code) with `set_defaults`, and
