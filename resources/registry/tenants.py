@@ -13,6 +13,7 @@ from resources.registry.validation import (
     normalise_domains,
     normalise_email,
     now,
+    optional_name,
     validate_crm_id,
     validate_name,
     validate_tenant_id,
@@ -91,7 +92,7 @@ class TenantStore:
                 "account_id": None
                 if c.get("account_id") is None
                 else validate_crm_id(c["account_id"], "account id"),
-                "name": None if c.get("name") is None else validate_name(c["name"], "contact name"),
+                "name": optional_name(c.get("name"), "contact name"),
                 "email": normalise_email(c["email"], "contact email"),
             }
             for c in contacts

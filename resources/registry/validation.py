@@ -68,6 +68,13 @@ def validate_name(value: str, what: str) -> str:
     return name
 
 
+def optional_name(value: str | None, what: str) -> str | None:
+    """A display name that may be missing (a CRM contact's): None when absent or blank."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return validate_name(value, what)
+
+
 def validate_tenant_id(tenant_id: str) -> str:
     """A tenant slug: lowercase letters, digits and inner hyphens, 2..63 characters.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from resources.registry import InvalidInputError, Registry
 
@@ -35,7 +36,10 @@ def test_crm_rows_are_checked_against_their_columns(registry: Registry) -> None:
     contact = {"contact_id": "c1", "account_id": "a1", "email": "ann@globex.com"}
     with pytest.raises(InvalidInputError, match="invalid contact name .* control characters"):
         registry.tenants.upsert_crm("acme", [account], [{**contact, "name": "Ann\nSmith"}])
-    assert registry.tenants.upsert_crm("acme", [account], [{**contact, "name": "Ann"}]) == (1, 1)
+    assert registry.tenants.upsert_crm("acme", [account], [{**contact, "name": "  "}]) == (1, 1)
+    contacts = registry.warehouse.table("contacts")
+    with registry.warehouse.engine.connect() as conn:
+        assert conn.execute(sa.select(contacts.c.name)).scalars().all() == [None]
 
 
 def test_connections_refuse_bad_addresses_scopes_and_future_authorizations(
