@@ -11,7 +11,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -272,6 +272,22 @@ def _addresses(block: HeaderBlock, name: str, defects: list[str]) -> list[tuple[
         defects.extend(parsed.defects)
         merged.extend(p for p in parsed.addresses if p[1] not in {a for _, a in merged})
     return merged
+
+
+def header_pairs(items: list[object], defects: list[str]) -> list[tuple[str, str]]:
+    """`(name, value)` pairs of a provider's `[{"name": ..., "value": ...}]` header list (Gmail's
+    payload.headers, Graph's internetMessageHeaders); unreadable entries are named in `defects`."""
+    pairs = []
+    for item in items:
+        if (
+            isinstance(item, Mapping)
+            and isinstance(item.get("name"), str)
+            and isinstance(item.get("value"), str)
+        ):
+            pairs.append((item["name"], item["value"]))
+        else:
+            defects.append(f"headers: unreadable entry {short_repr(repr(item))}")
+    return pairs
 
 
 def parse_headers(pairs: Iterable[tuple[str, str]]) -> HeaderFields:
