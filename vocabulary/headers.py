@@ -12,12 +12,13 @@ import binascii
 import codecs
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from email import policy
 from email.errors import CharsetError, UndecodableBytesDefect
 from email.headerregistry import Address
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
 
 from vocabulary.text import normalize_address, one_line, safe_excerpt, short_repr
 
@@ -258,6 +259,11 @@ class HeaderFields:
     internet_message_id: str | None = None
     in_reply_to: str | None = None
     defects: list[str] = field(default_factory=list)
+
+    def record_fields(self) -> dict[str, Any]:
+        """The EmailRecord fields these are (all but `defects`, which the parser joins to its
+        own as `header_defects`), so every provider fills them the same way."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "defects"}
 
 
 def _addresses(block: HeaderBlock, name: str, defects: list[str]) -> list[tuple[str | None, str]]:

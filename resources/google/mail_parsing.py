@@ -68,17 +68,9 @@ def parse_gmail_message(raw: RawMessage) -> EmailRecord | QuarantinedRecord:
     return EmailRecord(
         provider_message_id=message_id,
         received_at=received_at,
-        internet_message_id=fields.internet_message_id,
         thread_id=thread_id if isinstance(thread_id, str) else None,
-        subject=fields.subject,
-        from_address=fields.from_address,
-        from_name=fields.from_name,
-        to_addresses=fields.to_addresses,
-        cc_addresses=fields.cc_addresses,
-        bcc_addresses=fields.bcc_addresses,
-        sent_at=fields.sent_at,
-        in_reply_to=fields.in_reply_to,
         labels=[label for label in labels if isinstance(label, str)],
         size_bytes=size,
         header_defects=[*defects, *fields.defects],
+        **fields.record_fields(),
     )

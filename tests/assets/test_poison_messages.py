@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from checks import HEADER_COLUMNS
 
 from assets.email_sync import email_row
 from assets.emails import emails, raw_emails
@@ -23,19 +24,6 @@ pytestmark = pytest.mark.timeout(300)
 DAY = (WORKLOAD_NOW - timedelta(days=1)).date()
 INJECTED_AT = int(datetime(DAY.year, DAY.month, DAY.day, 9, 30, tzinfo=UTC).timestamp() * 1000)
 DATE = "Date: " + DAY.strftime("%a, %d %b %Y")
-HEADER_FIELDS = (
-    "internet_message_id",
-    "subject",
-    "from_address",
-    "from_name",
-    "to_addresses",
-    "cc_addresses",
-    "bcc_addresses",
-    "sent_at",
-    "in_reply_to",
-    "header_defects",
-)
-"""raw_emails columns that come from a message's headers: the same whichever provider served it."""
 
 
 def _encoded(text: str) -> str:
@@ -230,8 +218,8 @@ def test_odd_messages_sync_through_both_providers_on_every_backend(warehouse_url
             for row in (google, microsoft):
                 odd.check(row)
             # One message, one row and one set of defects, whichever provider served it.
-            assert {f: google[f] for f in HEADER_FIELDS} == {
-                f: microsoft[f] for f in HEADER_FIELDS
+            assert {f: google[f] for f in HEADER_COLUMNS} == {
+                f: microsoft[f] for f in HEADER_COLUMNS
             }, odd.name
         assert raw[ids["five-megabytes"]["google"]]["size_bytes"] > 5 * 1024 * 1024
 

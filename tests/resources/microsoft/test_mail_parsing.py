@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from checks import HEADER_COLUMNS
 
 from resources.google.mail_parsing import parse_gmail_message
 from resources.microsoft.mail_connector import MESSAGE_FIELDS
@@ -14,19 +15,6 @@ from vocabulary.records import EmailRecord, QuarantinedRecord, RawMessage, is_sy
 from vocabulary.times import parse_iso_datetime
 
 MESSAGE_ID = "AAMkAGI2TG93AAA="
-HEADER_FIELDS = (
-    "internet_message_id",
-    "subject",
-    "from_address",
-    "from_name",
-    "to_addresses",
-    "cc_addresses",
-    "bcc_addresses",
-    "sent_at",
-    "in_reply_to",
-    "header_defects",
-)
-"""EmailRecord fields that come from a message's headers: the same whichever provider served it."""
 
 
 def recipient(address: str, name: str | None = None) -> dict[str, Any]:
@@ -198,7 +186,7 @@ def test_received_message_reads_its_internet_headers_as_gmail_does() -> None:
         )
     )
     assert isinstance(graph, EmailRecord) and isinstance(gmail, EmailRecord)
-    for name in HEADER_FIELDS:
+    for name in HEADER_COLUMNS:
         assert getattr(graph, name) == getattr(gmail, name), name
     assert graph.subject == "hi Bcc: evil@x.example"
     assert graph.from_name == "Mallory X-X"
