@@ -61,6 +61,10 @@ def _recipient(item: Any, label: str, defects: list[str]) -> tuple[str | None, s
         return None
     name = email.get("name")
     name = name.strip() if isinstance(name, str) and name.strip() else None
+    if name is not None and name.lower() == address:
+        # Graph shows the address as the name of a mailbox written without one; the header
+        # has no display name there, and neither does the row.
+        name = None
     return name, address
 
 

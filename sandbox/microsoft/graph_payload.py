@@ -94,6 +94,9 @@ class MessageRenderer:
         labels = msg.label_ids
         etag, change_key = graph_etag(msg.id, tuple(labels))
         draft = "DRAFT" in labels
+        # Transport headers exist only on mail that came in through transport: not on drafts,
+        # nor on the sender's own copy in Sent Items.
+        composed = draft or "SENT" in labels
         promo = bool({"CATEGORY_PROMOTIONS", "CATEGORY_UPDATES", "CATEGORY_SOCIAL"} & set(labels))
         return {
             "@odata.etag": etag,
@@ -125,10 +128,10 @@ class MessageRenderer:
             "from": parsed["from"],
             "toRecipients": parsed["to"],
             "ccRecipients": parsed["cc"],
-            "bccRecipients": [],
+            "bccRecipients": parsed["bcc"],
             "replyTo": parsed["reply_to"],
             "flag": {"flagStatus": "notFlagged"},
-            "internetMessageHeaders": None if draft else parsed["headers"],
+            "internetMessageHeaders": None if composed else parsed["headers"],
             "uniqueBody": {"contentType": "html", "content": parsed["html"]},
         }
 
@@ -187,6 +190,7 @@ def _parse(msg: SandboxMessage) -> dict[str, Any]:
         "from": senders[0] if senders else None,
         "to": _recipients(every("To")),
         "cc": _recipients(every("Cc")),
+        "bcc": _recipients(every("Bcc")),
         "reply_to": _recipients(every("Reply-To")),
         "headers": [{"name": n, "value": v} for n, v in headers],
         "preview": _SPACES.sub(" ", text).strip()[:255],

@@ -56,6 +56,7 @@ class Odd:
     """The message's bytes for a To header value (every mailbox of the tenant)."""
     check: Callable[[dict], None]
     """Assertions on one raw_emails row of it."""
+    labels: tuple[str, ...] = ("INBOX", "UNREAD")
 
 
 def _expect(**fields) -> Callable[[dict], None]:
@@ -167,6 +168,23 @@ ODD = [
         ),
     ),
     Odd(
+        # The sender's copy: Graph has no internet headers for it, only its own fields (decoded
+        # subject, bccRecipients), read with the same rules.
+        "sent-copy-with-bcc-and-injection",
+        lambda to: _message(
+            f"From: {to.split(', ')[0]}\nTo: bo@customer.example\nBcc: Boss <boss@acme.example>\n"
+            f"Subject: {_encoded('hi' + chr(13) + chr(10) + 'Bcc: evil@x.example')}\n"
+            f"{DATE} 09:42:00 +0000\nMessage-ID: <sent@acme.example>\n"
+        ),
+        _expect(
+            subject="hi Bcc: evil@x.example",
+            to_addresses=["bo@customer.example"],
+            bcc_addresses=["boss@acme.example"],
+            header_defects=["subject: control characters replaced"],
+        ),
+        labels=("SENT",),
+    ),
+    Odd(
         "two-to-headers",
         lambda to: _message(
             f"From: ann@outside.example\nTo: {to}\nTo: Bo <bo@customer.example>\n"
@@ -190,7 +208,7 @@ def _inject_odd(stack: Stack, tenant: str) -> dict[str, dict[str, str]]:
     for n, odd in enumerate(ODD):
         for box in boxes:
             injected = stack.sandbox.state.inject_raw(
-                box.address, odd.raw(to), internal_date_ms=INJECTED_AT + n * 60_000
+                box.address, odd.raw(to), odd.labels, internal_date_ms=INJECTED_AT + n * 60_000
             )
             ids.setdefault(odd.name, {})[box.provider] = injected["id"]
     return ids
