@@ -203,10 +203,13 @@ def test_without_internet_headers_graph_fields_follow_the_same_rules() -> None:
         graph_message(
             subject="hi\r\nBcc: evil@x.example",
             toRecipients=[recipient("johndoe"), recipient("bo@acme.example", "Bo")],
+            **{"from": recipient("Ann@Acme.example")},
         )
     )
     assert isinstance(record, EmailRecord)
     assert record.subject == "hi Bcc: evil@x.example"
+    # Graph names a mailbox written without a display name by its address: no name, as in Gmail.
+    assert (record.from_name, record.from_address) == (None, "ann@acme.example")
     assert record.to_addresses == ["bo@acme.example"]
     assert record.header_defects == [
         "subject: control characters replaced",
