@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from assets.dedupe import email_key, group_by, meeting_key, merge_email_copies, merge_meeting_copies
+from assets.dedupe import merge_emails, merge_meetings
 from assets.tenant_sync import chunks
 from resources.warehouse import Warehouse
 
@@ -34,15 +34,13 @@ def _rebuild(
     *,
     table: str,
     key_column: str,
-    key: Callable,
-    merge: Callable,
+    merge: Callable[..., list[dict[str, Any]]],
     copies: list[dict[str, Any]],
     tenant_id: str,
     day: date,
     owners: Mapping[str, str],
 ) -> DedupeResult:
-    now = datetime.now(UTC)
-    merged = [merge(tenant_id, k, group, owners, now) for k, group in group_by(copies, key).items()]
+    merged = merge(tenant_id, copies, owners, datetime.now(UTC))
     if merged:
         warehouse.upsert(table, merged, ("tenant_id", key_column))
     target = warehouse.table(table)
@@ -99,8 +97,7 @@ def rebuild_emails(
         warehouse,
         table="emails",
         key_column="email_key",
-        key=email_key,
-        merge=merge_email_copies,
+        merge=merge_emails,
         copies=copies,
         tenant_id=tenant_id,
         day=day,
@@ -120,8 +117,7 @@ def rebuild_meetings(
         warehouse,
         table="meetings",
         key_column="meeting_key",
-        key=meeting_key,
-        merge=merge_meeting_copies,
+        merge=merge_meetings,
         copies=copies,
         tenant_id=tenant_id,
         day=day,

@@ -7,8 +7,13 @@ from typing import Any
 
 from sandbox.server import SandboxServer
 from sandbox.workload.model import Mailbox
+from vocabulary.headers import HeaderFields
 from vocabulary.status import ConnectionFailure
 from vocabulary.windows import SyncWindow
+
+HEADER_COLUMNS = (*HeaderFields().record_fields(), "header_defects")
+"""EmailRecord fields (and raw_emails columns) that come from a message's headers: the same
+whichever provider served the message."""
 
 
 def assert_leaks_nothing(failure: ConnectionFailure, *secrets: str) -> None:

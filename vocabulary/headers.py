@@ -11,13 +11,14 @@ from __future__ import annotations
 import binascii
 import codecs
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from email import policy
 from email.errors import CharsetError, UndecodableBytesDefect
 from email.headerregistry import Address
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
 
 from vocabulary.text import normalize_address, one_line, safe_excerpt, short_repr
 
@@ -259,6 +260,11 @@ class HeaderFields:
     in_reply_to: str | None = None
     defects: list[str] = field(default_factory=list)
 
+    def record_fields(self) -> dict[str, Any]:
+        """The EmailRecord fields these are (all but `defects`, which the parser joins to its
+        own as `header_defects`), so every provider fills them the same way."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "defects"}
+
 
 def _addresses(block: HeaderBlock, name: str, defects: list[str]) -> list[tuple[str | None, str]]:
     values = block.all(name)
@@ -272,6 +278,22 @@ def _addresses(block: HeaderBlock, name: str, defects: list[str]) -> list[tuple[
         defects.extend(parsed.defects)
         merged.extend(p for p in parsed.addresses if p[1] not in {a for _, a in merged})
     return merged
+
+
+def header_pairs(items: list[object], defects: list[str]) -> list[tuple[str, str]]:
+    """`(name, value)` pairs of a provider's `[{"name": ..., "value": ...}]` header list (Gmail's
+    payload.headers, Graph's internetMessageHeaders); unreadable entries are named in `defects`."""
+    pairs = []
+    for item in items:
+        if (
+            isinstance(item, Mapping)
+            and isinstance(item.get("name"), str)
+            and isinstance(item.get("value"), str)
+        ):
+            pairs.append((item["name"], item["value"]))
+        else:
+            defects.append(f"headers: unreadable entry {short_repr(repr(item))}")
+    return pairs
 
 
 def parse_headers(pairs: Iterable[tuple[str, str]]) -> HeaderFields:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vocabulary.headers import parse_headers
+from vocabulary.headers import header_pairs, parse_headers
 from vocabulary.records import EmailRecord, QuarantinedRecord, RawMessage, unusable_payload
 from vocabulary.text import json_excerpt, short_repr
 
@@ -26,20 +26,6 @@ def _internal_date(value: Any) -> datetime | None:
         return _EPOCH + timedelta(milliseconds=millis)
     except (ValueError, OverflowError):
         return None
-
-
-def _gmail_header_pairs(headers: list[Any], defects: list[str]) -> list[tuple[str, str]]:
-    pairs = []
-    for item in headers:
-        if (
-            isinstance(item, Mapping)
-            and isinstance(item.get("name"), str)
-            and isinstance(item.get("value"), str)
-        ):
-            pairs.append((item["name"], item["value"]))
-        else:
-            defects.append(f"headers: unreadable entry {short_repr(repr(item))}")
-    return pairs
 
 
 def parse_gmail_message(raw: RawMessage) -> EmailRecord | QuarantinedRecord:
@@ -69,7 +55,7 @@ def parse_gmail_message(raw: RawMessage) -> EmailRecord | QuarantinedRecord:
         return quarantine("bad_headers", received_at)
 
     defects: list[str] = []
-    fields = parse_headers(_gmail_header_pairs(headers, defects))
+    fields = parse_headers(header_pairs(headers, defects))
     labels = payload.get("labelIds") or []
     if not isinstance(labels, list):
         defects.append("labelIds: not a list")
@@ -82,17 +68,9 @@ def parse_gmail_message(raw: RawMessage) -> EmailRecord | QuarantinedRecord:
     return EmailRecord(
         provider_message_id=message_id,
         received_at=received_at,
-        internet_message_id=fields.internet_message_id,
         thread_id=thread_id if isinstance(thread_id, str) else None,
-        subject=fields.subject,
-        from_address=fields.from_address,
-        from_name=fields.from_name,
-        to_addresses=fields.to_addresses,
-        cc_addresses=fields.cc_addresses,
-        bcc_addresses=fields.bcc_addresses,
-        sent_at=fields.sent_at,
-        in_reply_to=fields.in_reply_to,
         labels=[label for label in labels if isinstance(label, str)],
         size_bytes=size,
         header_defects=[*defects, *fields.defects],
+        **fields.record_fields(),
     )

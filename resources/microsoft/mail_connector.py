@@ -46,8 +46,11 @@ MESSAGE_FIELDS = (
     "parentFolderId",
     "categories",
     "isDraft",
+    "internetMessageHeaders",
 )
-"""`$select` of messages: exactly what `parse_graph_message` reads (`id` comes regardless)."""
+"""`$select` of messages: exactly what `parse_graph_message` reads (`id` comes regardless).
+`internetMessageHeaders` is returned only when selected; it makes a received message's header
+fields and defects the same as Gmail's."""
 LABELLED_FOLDERS = ("inbox", "sentitems", "archive", "drafts", "junkemail", "deleteditems")
 """Well-known folders resolved once: their names become labels."""
 SKIPPED_FOLDERS = ("drafts", "junkemail", "deleteditems")

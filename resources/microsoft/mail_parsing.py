@@ -1,9 +1,13 @@
 """Microsoft Graph message resources as `EmailRecord`s, without I/O.
 
-Graph already splits and decodes what Gmail hands over as raw headers, so this parser reads JSON
-fields and reuses the neutral rules only where the two providers must agree: addresses
-(lower-cased bare `local@domain`) and the Internet-Message-ID (the same `<id>` token the Gmail
-parser keeps, so one message seen through both providers gets one id).
+A message that came in over the internet carries its raw RFC 5322 header block in
+`internetMessageHeaders` (returned only when selected): the header fields are then read from it
+with the same rules as Gmail's (vocabulary.headers), so one message gives the same fields and
+the same defects whichever provider served it. Graph's own split and decoded fields (subject,
+from, toRecipients, ...) already lose what the rules name: a second To header, encoded words
+that do not decode, an address Exchange could not resolve. They are the fallback for items
+without internet headers (composed in the mailbox: sent items), read with the same address,
+id and single-line rules.
 
 Graph names a message's folder only by an opaque `parentFolderId`; the connector resolves the
 well-known folders once and writes the name into the payload under `FOLDER_KEY`. Folders become
@@ -15,7 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from vocabulary.headers import CONTROL_DEFECTS, parse_message_id
+from vocabulary.headers import (
+    CONTROL_DEFECTS,
+    HeaderFields,
+    header_pairs,
+    parse_headers,
+    parse_message_id,
+)
 from vocabulary.records import EmailRecord, QuarantinedRecord, RawMessage, unusable_payload
 from vocabulary.text import json_excerpt, normalize_address, one_line, short_repr
 from vocabulary.times import parse_iso_datetime
@@ -51,6 +61,10 @@ def _recipient(item: Any, label: str, defects: list[str]) -> tuple[str | None, s
         return None
     name = email.get("name")
     name = name.strip() if isinstance(name, str) and name.strip() else None
+    if name is not None and name.lower() == address:
+        # Graph shows the address as the name of a mailbox written without one; the header
+        # has no display name there, and neither does the row.
+        name = None
     return name, address
 
 
@@ -67,18 +81,6 @@ def _recipients(payload: Mapping[str, Any], key: str, label: str, defects: list[
         if parsed is not None and parsed[1] not in addresses:
             addresses.append(parsed[1])
     return addresses
-
-
-def _header(payload: Mapping[str, Any], name: str) -> str | None:
-    """A header from `internetMessageHeaders`, when the connector selected them."""
-    for item in payload.get("internetMessageHeaders") or []:
-        if (
-            isinstance(item, Mapping)
-            and str(item.get("name", "")).lower() == name
-            and isinstance(item.get("value"), str)
-        ):
-            return item["value"]
-    return None
 
 
 def _labels(payload: Mapping[str, Any], defects: list[str]) -> list[str]:
@@ -117,36 +119,44 @@ def parse_graph_message(raw: RawMessage) -> EmailRecord | QuarantinedRecord:
         return quarantine("invalid_received_time")
 
     defects: list[str] = []
-    sent_at = None
+    headers = payload.get("internetMessageHeaders")
+    if isinstance(headers, list) and headers:
+        # Received over the internet: the raw header block, read exactly as Gmail's is.
+        fields = parse_headers(header_pairs(headers, defects))
+    else:
+        # Composed in the mailbox (or headers not selected): Graph's own fields.
+        if headers is not None and not isinstance(headers, list):
+            defects.append("internetMessageHeaders: not a list")
+        fields = _fields_from_json(payload)
+    thread_id = payload.get("conversationId")
+    labels = _labels(payload, defects)
+    return EmailRecord(
+        provider_message_id=message_id,
+        received_at=received_at,
+        thread_id=thread_id if isinstance(thread_id, str) and thread_id else None,
+        labels=labels,
+        size_bytes=None,
+        header_defects=list(dict.fromkeys([*defects, *fields.defects])),
+        **fields.record_fields(),
+    )
+
+
+def _fields_from_json(payload: Mapping[str, Any]) -> HeaderFields:
+    """The header fields from Graph's own properties, for items without internet headers."""
+    out = HeaderFields()
+    defects = out.defects
     if payload.get("sentDateTime") not in (None, ""):
-        sent_at = parse_iso_datetime(payload["sentDateTime"])
-        if sent_at is None:
+        out.sent_at = parse_iso_datetime(payload["sentDateTime"])
+        if out.sent_at is None:
             defects.append(f"sentDateTime: unparseable {short_repr(payload['sentDateTime'])}")
 
-    internet_message_id = None
     raw_mid = payload.get("internetMessageId")
     if isinstance(raw_mid, str) and raw_mid.strip():
-        internet_message_id, problem = parse_message_id("message-id", raw_mid)
+        out.internet_message_id, problem = parse_message_id("message-id", raw_mid)
         if problem:
             defects.append(problem)
     else:
         defects.append("message-id: missing")
-
-    in_reply_to = None
-    reply_header = _header(payload, "in-reply-to")
-    if reply_header is not None:
-        in_reply_to, problem = parse_message_id("in-reply-to", reply_header)
-        if problem:
-            defects.append(problem)
-
-    from_name = from_address = None
-    for key in ("from", "sender"):
-        if payload.get(key) is None:
-            continue
-        sender = _recipient(payload[key], key, defects)
-        if sender is not None:
-            from_name, from_address = sender
-            break
 
     subject = payload.get("subject")
     if subject is not None and not isinstance(subject, str):
@@ -154,28 +164,23 @@ def parse_graph_message(raw: RawMessage) -> EmailRecord | QuarantinedRecord:
         subject = None
     if subject is not None:
         # Graph decodes encoded words itself, so a CR/LF or NUL can arrive in plain JSON text.
-        subject, replaced = one_line(subject)
+        out.subject, replaced = one_line(subject)
         if replaced:
             defects.append(CONTROL_DEFECTS["subject"])
-    if from_name is not None:
-        from_name, replaced = one_line(from_name)
+
+    for key in ("from", "sender"):
+        if payload.get(key) is None:
+            continue
+        sender = _recipient(payload[key], key, defects)
+        if sender is not None:
+            out.from_name, out.from_address = sender
+            break
+    if out.from_name is not None:
+        out.from_name, replaced = one_line(out.from_name)
         if replaced:
             defects.append(CONTROL_DEFECTS["from_name"])
-    thread_id = payload.get("conversationId")
-    return EmailRecord(
-        provider_message_id=message_id,
-        received_at=received_at,
-        internet_message_id=internet_message_id,
-        thread_id=thread_id if isinstance(thread_id, str) and thread_id else None,
-        subject=subject,
-        from_address=from_address,
-        from_name=from_name,
-        to_addresses=_recipients(payload, "toRecipients", "to", defects),
-        cc_addresses=_recipients(payload, "ccRecipients", "cc", defects),
-        bcc_addresses=_recipients(payload, "bccRecipients", "bcc", defects),
-        sent_at=sent_at,
-        in_reply_to=in_reply_to,
-        labels=_labels(payload, defects),
-        size_bytes=None,
-        header_defects=list(dict.fromkeys(defects)),
-    )
+
+    out.to_addresses = _recipients(payload, "toRecipients", "to", defects)
+    out.cc_addresses = _recipients(payload, "ccRecipients", "cc", defects)
+    out.bcc_addresses = _recipients(payload, "bccRecipients", "bcc", defects)
+    return out

@@ -86,6 +86,9 @@ def _email_columns() -> list[sa.Column]:
         *_message_header_columns(),
         sa.Column("sent_at", UTCDateTime),
         sa.Column("received_at", UTCDateTime, nullable=False),
+        # True when another row of the tenant carries the same Message-ID with other content
+        # (revision 0005; assets/dedupe.py's fingerprint decides).
+        sa.Column("message_id_conflict", sa.Boolean, nullable=False, server_default=sa.false()),
     ]
 
 

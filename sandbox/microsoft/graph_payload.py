@@ -94,6 +94,9 @@ class MessageRenderer:
         labels = msg.label_ids
         etag, change_key = graph_etag(msg.id, tuple(labels))
         draft = "DRAFT" in labels
+        # Transport headers exist only on mail that came in through transport: not on drafts,
+        # nor on the sender's own copy in Sent Items.
+        composed = draft or "SENT" in labels
         promo = bool({"CATEGORY_PROMOTIONS", "CATEGORY_UPDATES", "CATEGORY_SOCIAL"} & set(labels))
         return {
             "@odata.etag": etag,
@@ -125,10 +128,10 @@ class MessageRenderer:
             "from": parsed["from"],
             "toRecipients": parsed["to"],
             "ccRecipients": parsed["cc"],
-            "bccRecipients": [],
+            "bccRecipients": parsed["bcc"],
             "replyTo": parsed["reply_to"],
             "flag": {"flagStatus": "notFlagged"},
-            "internetMessageHeaders": None if draft else parsed["headers"],
+            "internetMessageHeaders": None if composed else parsed["headers"],
             "uniqueBody": {"contentType": "html", "content": parsed["html"]},
         }
 
@@ -137,13 +140,23 @@ class MessageRenderer:
             self._cache.pop((mailbox, message_id), None)
 
 
-def _recipients(value: str | None) -> list[dict[str, Any]]:
-    if not value:
-        return []
-    out = []
-    for name, address in getaddresses([rfc822.decode_text(value) or ""]):
-        if "@" in address:
-            out.append({"emailAddress": {"name": name or address, "address": address}})
+def _recipients(values: list[str]) -> list[dict[str, Any]]:
+    """Graph's recipient list for every header of one name, as Exchange stores it: encoded words
+    in names decoded, every header of the name merged (a second To header adds its mailboxes),
+    an empty group (`undisclosed-recipients:;`) gives none, and a mailbox it cannot resolve
+    (`johndoe`, no `@`) stays, with what was written as its address."""
+    out: list[dict[str, Any]] = []
+    for value in values:
+        try:
+            mailboxes = [
+                (a.display_name, a.addr_spec)
+                for a in policy.default.header_factory("to", value).addresses
+            ]
+        except Exception:  # the header registry gives up on some garbage; split leniently
+            mailboxes = getaddresses([value])
+        for name, address in mailboxes:
+            if address:
+                out.append({"emailAddress": {"name": name or address, "address": address}})
     return out
 
 
@@ -152,6 +165,9 @@ def _parse(msg: SandboxMessage) -> dict[str, Any]:
 
     def get(name: str) -> str | None:
         return rfc822.header(headers, name)
+
+    def every(name: str) -> list[str]:
+        return [v for n, v in headers if n.lower() == name.lower()]
 
     try:
         subject = rfc822.decode_text(get("Subject"))
@@ -167,14 +183,15 @@ def _parse(msg: SandboxMessage) -> dict[str, Any]:
     except (TypeError, ValueError):
         sent = None
     text, has_attachments = _body_text(msg.raw)
-    senders = _recipients(get("From"))
+    senders = _recipients(every("From")[:1])
     return {
         "subject": subject,
         "sent": sent,
         "from": senders[0] if senders else None,
-        "to": _recipients(get("To")),
-        "cc": _recipients(get("Cc")),
-        "reply_to": _recipients(get("Reply-To")),
+        "to": _recipients(every("To")),
+        "cc": _recipients(every("Cc")),
+        "bcc": _recipients(every("Bcc")),
+        "reply_to": _recipients(every("Reply-To")),
         "headers": [{"name": n, "value": v} for n, v in headers],
         "preview": _SPACES.sub(" ", text).strip()[:255],
         "html": "<html><body><div>"

@@ -1,12 +1,15 @@
 """Pure merge rules for one real message / meeting seen in several mailboxes."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from assets.dedupe import (
+    SENT_AT_TOLERANCE,
     email_key,
     group_by,
+    group_email_copies,
     meeting_key,
     merge_email_copies,
+    merge_emails,
     merge_meeting_copies,
 )
 
@@ -55,6 +58,78 @@ def test_same_message_id_in_two_mailboxes_is_one_email_with_both_mailboxes():
     assert merged == merge_email_copies(
         "acme", "<x@acme.com>", list(reversed(groups["<x@acme.com>"])), owners, NOW
     )
+
+
+def test_copies_that_legitimately_differ_stay_one_message():
+    """Sender and recipients see one message with other received times, folders, threads and
+    Bcc; a gateway tags one copy's subject; one provider has no Date to show."""
+    sent = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    copies = [
+        _copy("conn-a", "m1", "<x@acme.com>", sent, bcc_addresses=["boss@acme.com"]),
+        _copy(
+            "conn-b",
+            "m2",
+            "<x@acme.com>",
+            sent + timedelta(hours=2),
+            subject="[EXTERNAL]  renewal",
+            sent_at=sent + SENT_AT_TOLERANCE,
+            from_name="Ana Lopez",
+        ),
+        _copy("conn-c", "m3", "<x@acme.com>", sent + timedelta(hours=3), sent_at=None),
+    ]
+    rows = merge_emails("acme", copies, {}, NOW)
+    assert [(r["email_key"], r["copies"], r["message_id_conflict"]) for r in rows] == [
+        ("<x@acme.com>", 3, False)
+    ]
+    assert rows[0]["bcc_addresses"] == ["boss@acme.com"]
+
+
+def test_one_message_id_on_two_messages_gives_two_flagged_rows_with_stable_keys():
+    """A reused or forged Message-ID with another sender, subject or date does not hide the
+    other message: each keeps its own fields, both are flagged, and the group holding the
+    earliest copy keeps the plain key whatever order the copies come in."""
+    t = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    real = [
+        _copy("conn-a", "m1", "<x@acme.com>", t),
+        _copy("conn-b", "m2", "<x@acme.com>", t + timedelta(minutes=1)),
+    ]
+    forged = _copy(
+        "conn-b", "m3", "<x@acme.com>", t + timedelta(minutes=30), from_address="eve@evil.example"
+    )
+    other_subject = _copy("conn-c", "m4", "<x@acme.com>", t + timedelta(hours=1), subject="Invoice")
+    late_date = _copy(
+        "conn-c",
+        "m5",
+        "<x@acme.com>",
+        t + timedelta(hours=2),
+        sent_at=t + SENT_AT_TOLERANCE + timedelta(seconds=1),
+    )
+    copies = [*real, forged, other_subject, late_date]
+    rows = {r["email_key"]: r for r in merge_emails("acme", copies, {}, NOW)}
+    assert len(rows) == 4
+    plain = rows.pop("<x@acme.com>")
+    assert (plain["copies"], plain["from_address"], plain["message_id_conflict"]) == (
+        2,
+        "ana@acme.com",
+        True,
+    )
+    assert all(k.startswith("<x@acme.com>#") and r["message_id_conflict"] for k, r in rows.items())
+    assert sorted((r["from_address"], r["subject"], r["sent_at"]) for r in rows.values()) == sorted(
+        [
+            ("ana@acme.com", "Invoice", other_subject["sent_at"]),
+            ("ana@acme.com", "Renewal", late_date["sent_at"]),
+            ("eve@evil.example", "Renewal", forged["sent_at"]),
+        ]
+    )
+    # Re-runs (any order, or a day rebuilt with only some neighbours) find the same keys.
+    assert set(group_email_copies(reversed(copies))) == set(group_email_copies(copies))
+    assert set(group_email_copies([*real, forged])) == {
+        "<x@acme.com>",
+        *(k for k, r in rows.items() if r["from_address"] == "eve@evil.example"),
+    }
+    # Copies without a Message-ID never meet: each is its own row, unflagged.
+    lone = merge_emails("acme", [_copy("conn-a", "m9", None, t)], {}, NOW)
+    assert [(r["email_key"], r["message_id_conflict"]) for r in lone] == [("conn-a/m9", False)]
 
 
 def _occurrence(conn: str, eid: str, uid: str | None, start: datetime, **extra) -> dict:

@@ -8,12 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from resources.schema.migrate import (
     LEGACY_REVISIONS,
     LEGACY_VERSION_TABLE,
+    alembic_config,
     head_revision,
     revisions_up_to,
     script_directory,
@@ -43,7 +45,8 @@ def table_names(wh: Warehouse) -> set[str]:
 def build_runner_era_database(wh: Warehouse, version: int) -> sa.MetaData:
     """A database as the pre-Alembic runner left it at `version`: its tables and its
     schema_migrations rows. Versions 1 and 2 come from the frozen revisions' table definitions
-    (the runner's own, verbatim); version 3's schema is today's (it has not changed since)."""
+    (the runner's own, verbatim); version 3's schema is what revision 0003 builds (the runner's
+    last step did the same), and rows go in through today's tables, which 0003's match."""
     md = sa.MetaData()
     if version == 3:
         md = schema_metadata()
@@ -51,7 +54,11 @@ def build_runner_era_database(wh: Warehouse, version: int) -> sa.MetaData:
         for revision in ALL_REVISIONS[:version]:
             script_directory().get_revision(revision).module.add_tables(md)
     with wh.write() as conn:
-        md.create_all(conn)
+        if version == 3:
+            command.upgrade(alembic_config(conn), "0003")
+            conn.execute(sa.text("DROP TABLE alembic_version"))
+        else:
+            md.create_all(conn)
         LEGACY_VERSION_TABLE.create(conn)
         conn.execute(
             sa.insert(LEGACY_VERSION_TABLE),
@@ -134,9 +141,9 @@ def add_runner_era_rows(wh: Warehouse, md: sa.MetaData) -> None:
 
 
 def test_revisions_form_one_chain_that_the_runner_versions_map_onto() -> None:
-    assert ALL_REVISIONS == ["0001", "0002", "0003"]
+    assert ALL_REVISIONS == ["0001", "0002", "0003", "0005"]
     assert script_directory().get_heads() == [head_revision()]
-    assert [LEGACY_REVISIONS[v] for v in sorted(LEGACY_REVISIONS)] == ALL_REVISIONS
+    assert [LEGACY_REVISIONS[v] for v in sorted(LEGACY_REVISIONS)] == ALL_REVISIONS[:3]
 
 
 def test_migrate_is_idempotent(warehouse_url: str) -> None:
@@ -285,3 +292,38 @@ def test_utc_and_json_types_work_in_revision_built_tables(warehouse: Warehouse) 
     assert stored["created_at"] == datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
     assert stored["created_at"].tzinfo == UTC
     assert stored["internal_domains"] == ["acme.com", "acmé.fr"]
+
+
+def test_revision_0005_flags_no_existing_email_and_keeps_it(warehouse_url: str) -> None:
+    """emails rows merged before fingerprints existed survive 0005, unflagged (their next
+    rebuild splits them when their copies disagree)."""
+    wh = Warehouse(warehouse_url)
+    try:
+        with wh.write() as conn:
+            command.upgrade(alembic_config(conn), "0003")
+            v3_emails = sa.Table("emails", sa.MetaData(), autoload_with=conn)
+            assert "message_id_conflict" not in v3_emails.c
+            # Today's table object, without the new column: the v3 table has none to fill.
+            conn.execute(
+                wh.table("emails").insert(),
+                dict(
+                    tenant_id="acme",
+                    email_key="<x@acme.com>",
+                    partition_day=T0.date(),
+                    to_addresses=[],
+                    cc_addresses=[],
+                    bcc_addresses=[],
+                    received_at=T0,
+                    seen_in_connections=["conn-a"],
+                    seen_in_mailboxes=["a@acme.com"],
+                    copies=1,
+                    updated_at=T0,
+                ),
+            )
+        assert wh.migrate() == ["0005"]
+        assert schema_differences(wh) == []
+        with wh.engine.connect() as conn:
+            (row,) = conn.execute(sa.select(wh.table("emails"))).mappings().all()
+        assert (row["email_key"], row["message_id_conflict"]) == ("<x@acme.com>", False)
+    finally:
+        wh.dispose()

@@ -434,6 +434,32 @@ def test_injected_mail_gets_graph_ids_and_lands_in_its_folder(
     server.state.delete_message(box.address, created["id"])
 
 
+def test_recipients_are_rendered_as_exchange_stores_them(
+    server: SandboxServer, box: Mailbox, http: requests.Session
+) -> None:
+    """Every To header merged, an empty group gives none, a mailbox without `@` stays; the raw
+    headers (both To lines) only when selected."""
+    raw = (
+        b"From: johndoe\r\nTo: undisclosed-recipients:;\r\n"
+        b"To: " + box.address.encode() + b", janedoe\r\nTo: =?UTF-8?B?w4lsaXNl?= <e@x.example>\r\n"
+        b"Subject: odd\r\nMessage-ID: <odd-ms-1@contoso.example>\r\n"
+        b"Date: Thu, 19 Nov 2026 10:00:00 +0000\r\n\r\nhello\r\n"
+    )
+    created = server.state.inject_raw(box.address, raw)
+    token = token_for(server, box)
+    fields = "from,toRecipients,internetMessageHeaders"
+    item = graph(http, server, token, f"/me/messages/{created['id']}", **{"$select": fields})
+    body = item.json()
+    assert body["from"] == {"emailAddress": {"name": "johndoe", "address": "johndoe"}}
+    assert [r["emailAddress"] for r in body["toRecipients"]] == [
+        {"name": box.address, "address": box.address},
+        {"name": "janedoe", "address": "janedoe"},
+        {"name": "Élise", "address": "e@x.example"},
+    ]
+    assert [h["name"] for h in body["internetMessageHeaders"]].count("To") == 3
+    server.state.delete_message(box.address, created["id"])
+
+
 # ---- $batch -------------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from checks import HEADER_COLUMNS
 
 from resources.google.mail_parsing import parse_gmail_message
 from resources.microsoft.mail_connector import MESSAGE_FIELDS
@@ -36,6 +37,7 @@ def graph_message(**overrides: Any) -> dict[str, Any]:
         "parentFolderId": "AAMkAGI2inbox=",
         "categories": ["Customers", "Red category"],
         "isDraft": False,
+        "internetMessageHeaders": None,  # composed in the mailbox: no internet headers
         FOLDER_KEY: "inbox",
     }
     payload.update(overrides)
@@ -164,13 +166,55 @@ def test_missing_or_bad_optional_fields_are_defects_not_failures() -> None:
     assert any(d.startswith("sentDateTime: unparseable") for d in record.header_defects)
 
 
-def test_in_reply_to_from_selected_headers() -> None:
-    payload = graph_message(
-        internetMessageHeaders=[{"name": "In-Reply-To", "value": "<parent@example.com>"}]
+def test_received_message_reads_its_internet_headers_as_gmail_does() -> None:
+    """With internetMessageHeaders, the header fields and defects are Gmail's for the same
+    headers, whatever Graph's own (decoded, merged, resolved) fields say."""
+    headers = [
+        {"name": "From", "value": "=?UTF-8?B?TWFsbG9yeQ0KWC1Y?= <Mallory@Outside.example>"},
+        {"name": "To", "value": "undisclosed-recipients:;"},
+        {"name": "To", "value": "johndoe, Bo <bo@acme.example>"},
+        {"name": "Subject", "value": "=?UTF-8?B?aGkNCkJjYzogZXZpbEB4LmV4YW1wbGU=?="},
+        {"name": "Date", "value": "Fri, 20 Nov 2026 09:14:58 +0000"},
+        {"name": "Message-ID", "value": "<CAF=abc.123@mail.example.com>"},
+        {"name": "In-Reply-To", "value": "<parent@example.com>"},
+    ]
+    graph = parse(graph_message(internetMessageHeaders=headers))
+    gmail = parse_gmail_message(
+        RawMessage(
+            "g1",
+            {"id": "g1", "internalDate": "1763630102000", "payload": {"headers": headers}},
+        )
     )
-    record = parse(payload)
+    assert isinstance(graph, EmailRecord) and isinstance(gmail, EmailRecord)
+    for name in HEADER_COLUMNS:
+        assert getattr(graph, name) == getattr(gmail, name), name
+    assert graph.subject == "hi Bcc: evil@x.example"
+    assert graph.from_name == "Mallory X-X"
+    assert graph.to_addresses == ["bo@acme.example"]
+    assert graph.in_reply_to == "<parent@example.com>"
+    assert "to: 2 headers, merged" in graph.header_defects
+    assert "to: dropped unparseable address 'johndoe'" in graph.header_defects
+
+
+def test_without_internet_headers_graph_fields_follow_the_same_rules() -> None:
+    """An item composed in the mailbox has only Graph's fields: the same single-line and address
+    rules apply, with the same defect texts."""
+    record = parse(
+        graph_message(
+            subject="hi\r\nBcc: evil@x.example",
+            toRecipients=[recipient("johndoe"), recipient("bo@acme.example", "Bo")],
+            **{"from": recipient("Ann@Acme.example")},
+        )
+    )
     assert isinstance(record, EmailRecord)
-    assert record.in_reply_to == "<parent@example.com>"
+    assert record.subject == "hi Bcc: evil@x.example"
+    # Graph names a mailbox written without a display name by its address: no name, as in Gmail.
+    assert (record.from_name, record.from_address) == (None, "ann@acme.example")
+    assert record.to_addresses == ["bo@acme.example"]
+    assert record.header_defects == [
+        "subject: control characters replaced",
+        "to: dropped unparseable address 'johndoe'",
+    ]
 
 
 @pytest.mark.parametrize(
