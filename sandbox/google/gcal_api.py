@@ -21,7 +21,12 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from sandbox.faults import Rejection
-from sandbox.google.errors import google_authenticate, google_error, google_rejection
+from sandbox.google.errors import (
+    google_authenticate,
+    google_error,
+    google_rejection,
+    unknown_parameter,
+)
 from sandbox.http import Request, Response, Router
 from sandbox.state import SandboxState
 from sandbox.workload.calendar_ids import google_base_id, google_occurrence_id
@@ -84,6 +89,9 @@ class GoogleCalendarProvider:
                 wanted = unquote(match["calendar"]).lower()
                 if wanted != "primary" and wanted != box.address and wanted not in box.aliases:
                     return google_error(404, "Not Found", "notFound")
+            refused = unknown_parameter(request, method)
+            if refused is not None:
+                return refused
             rejection = self.state.admit_call(mailbox, method, 1, meter="calendar")
             if rejection is not None:
                 return google_rejection(rejection)
