@@ -223,3 +223,131 @@ def test_user_folders_nest_under_well_known_ones(
     finally:
         for message_id in ids.values():
             server.state.delete_message(mbox.address, message_id)
+
+
+# ---- calendars ------------------------------------------------------------------------------
+
+
+def google_events(
+    server: SandboxServer, box: Mailbox, http: requests.Session, **params: str
+) -> list[dict[str, Any]]:
+    answer = http.get(
+        server.base_url + "/calendar/v3/calendars/primary/events",
+        params={"singleEvents": "true", "showDeleted": "true", **params},
+        headers=google_token(server, box, http),
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+def test_google_all_day_events_span_the_calendars_own_midnights(
+    server: SandboxServer, gbox: Mailbox, http: requests.Session
+) -> None:
+    """acme-corp's calendars are in America/Los_Angeles: an all-day event on Nov 12 lasts from
+    08:00Z on the 12th to 08:00Z on the 13th, so a range early on the 13th (UTC) still meets it
+    and a range late on the 12th before 08:00Z does not."""
+    created = server.state.inject_event(
+        gbox.address, {"subject": "Offsite", "all_day": True, "start": "2026-11-12"}
+    )
+
+    def listed(time_min: str, time_max: str) -> bool:
+        items = google_events(server, gbox, http, timeMin=time_min, timeMax=time_max)
+        return created["event_id"] in {i["id"] for i in items}
+
+    assert listed("2026-11-13T00:00:00Z", "2026-11-13T07:00:00Z")
+    assert not listed("2026-11-12T00:00:00Z", "2026-11-12T07:59:00Z")
+    assert listed("2026-11-12T07:00:00Z", "2026-11-12T08:30:00Z")
+    assert not listed("2026-11-13T08:00:00Z", "2026-11-14T00:00:00Z")
+    (truth,) = [
+        r for r in server.state.truth_events(gbox.address) if r["event_id"] == created["event_id"]
+    ]
+    assert truth["start"] == "2026-11-12T00:00:00+00:00"  # still filed under its own date
+
+
+def test_google_cancelled_exceptions_and_deleted_events_in_googles_forms(
+    server: SandboxServer, gbox: Mailbox, http: requests.Session
+) -> None:
+    series = server.state.inject_event(
+        gbox.address,
+        {
+            "uid": "fidelity-series",
+            "subject": "Daily",
+            "start": "2026-11-16T10:00:00",
+            "duration_minutes": 15,
+            "rrule": "FREQ=DAILY;COUNT=3",
+            "exceptions": [{"original_start": "2026-11-17T10:00:00", "cancelled": True}],
+        },
+    )
+    single = server.state.inject_event(
+        gbox.address, {"uid": "fidelity-single", "subject": "Gone", "start": "2026-11-17T12:00"}
+    )
+    server.state.update_event(gbox.address, "fidelity-single", status="cancelled")
+    window = {"timeMin": "2026-11-17T00:00:00Z", "timeMax": "2026-11-18T00:00:00Z"}
+    items = {i["id"]: i for i in google_events(server, gbox, http, **window)}
+    stub = items[f"{series['event_id']}_20261117T100000Z"]
+    assert stub == {
+        "kind": "calendar#event",
+        "etag": stub["etag"],
+        "id": stub["id"],
+        "status": "cancelled",
+        "recurringEventId": series["event_id"],
+        "originalStartTime": stub["originalStartTime"],
+    }
+    assert stub["originalStartTime"]["dateTime"] == "2026-11-17T02:00:00-08:00"  # acme: LA time
+    deleted = items[single["event_id"]]
+    assert set(deleted) == {"kind", "etag", "id", "status"} and deleted["status"] == "cancelled"
+    without = google_events(server, gbox, http, showDeleted="false", **window)
+    assert {stub["id"], deleted["id"]}.isdisjoint(i["id"] for i in without)
+    truth = {r["event_id"]: r for r in server.state.truth_events(gbox.address)}
+    assert truth[stub["id"]]["listed_as"] == "minimal" and deleted["id"] not in truth
+
+
+def test_graph_leaves_deleted_occurrences_out_and_flags_attendee_copies(
+    server: SandboxServer, workload: Workload, http: requests.Session
+) -> None:
+    """The same meeting on the organiser's and an attendee's Outlook calendar: a deleted
+    occurrence is on neither; a cancelled meeting is gone from the organiser's and stays on the
+    attendee's with `isCancelled: true`."""
+    organiser, attendee = [m for m in workload.mailboxes if m.provider == "microsoft"][:2]
+    base = {
+        "subject": "Review",
+        "organizer": organiser.address,
+        "attendees": [{"email": attendee.address, "response": "accepted"}],
+    }
+    series = {
+        **base,
+        "uid": "fidelity-weekly",
+        "start": "2026-11-16T15:00:00",
+        "rrule": "FREQ=DAILY;COUNT=3",
+        "exceptions": [{"original_start": "2026-11-17T15:00:00", "cancelled": True}],
+    }
+    meeting = {**base, "uid": "fidelity-meeting", "start": "2026-11-17T18:00:00"}
+    for box in (organiser, attendee):
+        server.state.inject_event(box.address, series)
+        server.state.inject_event(box.address, meeting)
+        server.state.update_event(box.address, "fidelity-meeting", status="cancelled")
+
+    def listed(box: Mailbox) -> dict[str, bool]:
+        answer = http.get(
+            server.base_url + "/v1.0/me/calendarView",
+            params={
+                "startDateTime": "2026-11-16T00:00:00Z",
+                "endDateTime": "2026-11-19T00:00:00Z",
+                "$select": "subject,start,isCancelled",
+                "$top": "100",
+            },
+            headers={**graph_token(server, box, http), "Prefer": 'outlook.timezone="UTC"'},
+        )
+        assert answer.status_code == 200, answer.text
+        return {
+            i["start"]["dateTime"][:13]: i["isCancelled"]
+            for i in answer.json()["value"]
+            if i["subject"] == "Review"
+        }
+
+    assert listed(organiser) == {"2026-11-16T15": False, "2026-11-18T15": False}
+    assert listed(attendee) == {
+        "2026-11-16T15": False,
+        "2026-11-17T18": True,
+        "2026-11-18T15": False,
+    }
