@@ -1,5 +1,6 @@
-"""Google Calendar API v3 for the sandbox's Google mailboxes: events.list, calendars.get and
-calendarList.list on each mailbox's primary calendar, with Google's shapes and rules.
+"""Google Calendar API v3 for the sandbox's Google mailboxes: events.list, events.get,
+calendars.get and calendarList.list on each mailbox's primary calendar, with Google's shapes
+and rules.
 
 events.list returns events that *overlap* [timeMin, timeMax) (a client wanting "starts in the
 window" filters itself); an all-day event spans midnight to midnight in the calendar's zone.
@@ -34,7 +35,13 @@ from sandbox.http import Request, Response, Router
 from sandbox.state import SandboxState
 from sandbox.truth import listed_as
 from sandbox.workload.calendar_ids import google_base_id, google_occurrence_id
-from sandbox.workload.calendar_model import MasterEvent, Occurrence, local_to_utc, occurrences
+from sandbox.workload.calendar_model import (
+    MasterEvent,
+    Occurrence,
+    expand,
+    local_to_utc,
+    occurrences,
+)
 from sandbox.workload.model import CALENDAR_READONLY_SCOPE, Mailbox
 from sandbox.workload.msids import digest
 
@@ -72,6 +79,11 @@ class GoogleCalendarProvider:
         self.router = Router()
         self.router.add(
             "GET", _CALENDAR + r"/events", self._wrap("calendar.events.list", self._events)
+        )
+        self.router.add(
+            "GET",
+            _CALENDAR + r"/events/(?P<event>[^/]+)",
+            self._wrap("calendar.events.get", self._event),
         )
         self.router.add("GET", _CALENDAR, self._wrap("calendar.calendars.get", self._calendar))
         self.router.add(
@@ -141,6 +153,22 @@ class GoogleCalendarProvider:
             200,
             {"kind": "calendar#calendarList", "etag": f'"{_number("list")}"', "items": [entry]},
         )
+
+    def _event(self, request: Request, match: re.Match[str], box: Mailbox) -> Response:
+        """events.get of a single event or a series master (a deleted one in its id-only form);
+        the sandbox does not look instances up by id."""
+        wanted = unquote(match["event"])
+        zone = ZoneInfo(request.param("timeZone") or self._calendar_zone(box))
+        for event in self.state.events(box.address):
+            if google_base_id(event.uid) != wanted:
+                continue
+            if event.status == "cancelled":
+                return Response.json(200, self._deleted(event, wanted))
+            if event.recurring:
+                return Response.json(200, self._master(box, event, zone))
+            (single,) = expand(event, _EPOCH)  # a single event is its own one occurrence
+            return Response.json(200, self._instance(box, single, zone))
+        return google_error(404, "Not Found", "notFound")
 
     # ---- events.list --------------------------------------------------------------------------
 

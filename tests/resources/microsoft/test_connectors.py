@@ -567,9 +567,9 @@ def test_calendar_equals_truth_day_by_day_across_dst(
         assert utc_hours_of_weekly == {13, 14}, "09:00 New York is 13:00 UTC, then 14:00 UTC"
         assert connector.stats.retries == 0
     assert {"all_day", "multi_day", "weekly", "standup", "midnight", "utc_midnight"} <= kinds
-    assert {("cancelled", "cancelled"), ("weekly", "cancelled"), ("standup", "cancelled")} <= (
-        statuses
-    )
+    # Graph leaves deleted occurrences out of calendarView, and an organiser's cancelled
+    # meeting is gone from their calendar (attendees' copies: tests/assets/test_microsoft_assets)
+    assert not {("weekly", "cancelled"), ("standup", "cancelled")} & statuses
 
 
 def test_calendar_paging_and_faults(
