@@ -4,7 +4,7 @@ Calendars change in place (reschedules, cancellations, new attendees), so each w
 mirrored rather than appended: every occurrence listed is upserted, cancelled ones with status
 cancelled, and rows of the window the calendar no longer lists (moved to another day, deleted)
 are removed. A rescheduled occurrence thus leaves its old day and appears on its new one. An
-event the provider reports deleted without a time (Google's id-only form) cancels the rows held
+event the provider reports deleted without a time (`DeletedEvent`) cancels the rows held
 under its id or series, whatever their day.
 """
 
