@@ -3,7 +3,9 @@
 Calendars change in place (reschedules, cancellations, new attendees), so each window is
 mirrored rather than appended: every occurrence listed is upserted, cancelled ones with status
 cancelled, and rows of the window the calendar no longer lists (moved to another day, deleted)
-are removed. A rescheduled occurrence thus leaves its old day and appears on its new one.
+are removed. A rescheduled occurrence thus leaves its old day and appears on its new one. An
+event the provider reports deleted without a time (`DeletedEvent`) cancels the rows held
+under its id or series, whatever their day.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from resources.providers import provider_kit
 from resources.registry import Connection
 from resources.warehouse import Warehouse
 from vocabulary.connectors import CalendarConnector
-from vocabulary.records import MeetingRecord, QuarantinedRecord
+from vocabulary.records import DeletedEvent, MeetingRecord, QuarantinedRecord
 from vocabulary.text import safe_excerpt
 from vocabulary.windows import SyncWindow
 
@@ -51,9 +53,12 @@ class MeetingWindowSync:
         out.listed = out.fetched = len(events)
         now = datetime.now(UTC)
         parse = provider_kit(conn.provider).parse_event
-        rows, quarantined = [], []
+        rows, quarantined, deleted = [], [], set()
         for raw in events:
             parsed = parse(raw, conn.addresses)
+            if isinstance(parsed, DeletedEvent):
+                deleted.add(parsed.provider_event_id)
+                continue
             if isinstance(parsed, QuarantinedRecord):
                 quarantined.append(
                     {
@@ -71,9 +76,11 @@ class MeetingWindowSync:
             row = meeting_row(conn.tenant_id, conn.connection_id, parsed, now)
             if window.start <= parsed.start_at < window.end:
                 rows.append(row)
-        listed_ids = {r["provider_event_id"] for r in rows} | {
-            q["provider_event_id"] for q in quarantined
-        }
+        listed_ids = (
+            {r["provider_event_id"] for r in rows}
+            | {q["provider_event_id"] for q in quarantined}
+            | deleted  # marked cancelled below, not removed
+        )
         stale = self._held_ids(conn, window) - listed_ids
         if rows:
             refused = self.warehouse.upsert_or_refuse("raw_meetings", rows, RAW_MEETING_KEY)
@@ -101,6 +108,8 @@ class MeetingWindowSync:
                 "provider_event_id",
                 sorted(stale),
             )
+        if deleted:
+            self._cancel_held(conn, deleted, now)
         upsert_quarantine(
             self.warehouse,
             "quarantined_events",
@@ -113,6 +122,24 @@ class MeetingWindowSync:
         out.synced = len(rows)
         out.removed = len(stale)
         out.quarantined = len(quarantined)
+
+    def _cancel_held(self, conn: Connection, deleted: set[str], now: datetime) -> None:
+        """Marks cancelled every row of this calendar held under a deleted event's id, or as an
+        occurrence of a deleted series, on whatever day it was filed (the provider said when)."""
+        table = self.warehouse.table("raw_meetings")
+        ids = sorted(deleted)
+        statement = (
+            table.update()
+            .where(
+                table.c.tenant_id == conn.tenant_id,
+                table.c.connection_id == conn.connection_id,
+                table.c.provider_event_id.in_(ids) | table.c.series_id.in_(ids),
+                table.c.status != "cancelled",
+            )
+            .values(status="cancelled", synced_at=now)
+        )
+        with self.warehouse.engine.begin() as db:
+            db.execute(statement)
 
     def _held_ids(self, conn: Connection, window: SyncWindow) -> set[str]:
         table = self.warehouse.table("raw_meetings")

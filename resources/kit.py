@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from vocabulary.connectors import CalendarConnector, MailboxCredentials, MailConnector
-from vocabulary.records import EmailRecord, MeetingRecord, QuarantinedRecord, RawEvent, RawMessage
+from vocabulary.records import (
+    DeletedEvent,
+    EmailRecord,
+    MeetingRecord,
+    QuarantinedRecord,
+    RawEvent,
+    RawMessage,
+)
 
 
 class ProviderResource(Protocol):
@@ -39,7 +46,9 @@ class ProviderKit:
     mail_connector: Callable[[Any, MailboxCredentials], MailConnector]
     calendar_connector: Callable[[Any, MailboxCredentials], CalendarConnector]
     parse_message: Callable[[RawMessage], EmailRecord | QuarantinedRecord]
-    parse_event: Callable[[RawEvent, Iterable[str]], MeetingRecord | QuarantinedRecord]
+    parse_event: Callable[
+        [RawEvent, Iterable[str]], MeetingRecord | QuarantinedRecord | DeletedEvent
+    ]
     mail_kind: str
     """Dagster `kinds` tag of the provider's mail service (shown on the asset graph)."""
     calendar_kind: str

@@ -29,12 +29,15 @@ FAULT_KINDS = frozenset(
     }
 )
 MALFORMED_VARIANTS = frozenset({"invalid_json", "not_object", "missing_payload", "bad_headers"})
+RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+"""Google's reasons for "slow down"; Gmail sends them as 429 or as 403 (Graph answers 429
+TooManyRequests whatever is asked)."""
 
 _ALLOWED_PARAMS: dict[str, frozenset[str]] = {
     **{kind: frozenset() for kind in GRANT_FAULTS},
     "insufficient_permissions": frozenset(),
     "account_suspended": frozenset(),
-    "rate_limit": frozenset({"retry_after", "count", "duration"}),
+    "rate_limit": frozenset({"retry_after", "count", "duration", "status", "reason"}),
     "server_error": frozenset({"status", "count", "duration"}),
     "slow": frozenset({"seconds"}),
     "malformed": frozenset({"ids", "fraction", "variant"}),
@@ -75,6 +78,7 @@ class Rejection:
     kind: str  # rate_limit, server_error, insufficient_permissions, account_suspended, quota
     status: int
     retry_after: int | None = None
+    reason: str | None = None  # rate_limit: Google's reason code
 
 
 def make_fault(mailbox: str, kind: str, params: dict[str, Any]) -> Fault:
@@ -86,7 +90,15 @@ def make_fault(mailbox: str, kind: str, params: dict[str, Any]) -> Fault:
         raise FaultError(f"fault {kind!r} does not take {sorted(unknown)}")
     clean = dict(params)
     if kind == "rate_limit":
-        clean["retry_after"] = int(clean.get("retry_after", 1))
+        # `retry_after: None` (or 0) sends no Retry-After header, as Gmail often does.
+        retry_after = clean.get("retry_after", 1)
+        clean["retry_after"] = int(retry_after) if retry_after else None
+        clean["status"] = int(clean.get("status", 429))
+        clean["reason"] = clean.get("reason", "rateLimitExceeded")
+        if clean["status"] not in (403, 429):
+            raise FaultError("rate_limit status must be 403 or 429")
+        if clean["reason"] not in RATE_LIMIT_REASONS:
+            raise FaultError(f"rate_limit reason must be one of {sorted(RATE_LIMIT_REASONS)}")
     if kind == "server_error":
         clean["status"] = int(clean.get("status", 503))
         if not 500 <= clean["status"] <= 599:
@@ -147,7 +159,8 @@ class FaultBook:
         fault = self.active(mailbox, "rate_limit")
         if fault:
             _consume(fault)
-            return Rejection("rate_limit", 429, fault.params["retry_after"])
+            status, retry_after = fault.params["status"], fault.params["retry_after"]
+            return Rejection("rate_limit", status, retry_after, fault.params["reason"])
         return None
 
     def grant_fault(self, mailbox: str) -> str | None:

@@ -32,10 +32,20 @@ from sandbox.tokens import (
     new_authorization_code,
     new_refresh_token,
 )
-from sandbox.truth import EPOCH, FAR, SKIPPED_LABELS, aware, event_row, message_row, to_ms
+from sandbox.truth import (
+    EPOCH,
+    FAR,
+    SKIPPED_LABELS,
+    aware,
+    event_row,
+    listed_as,
+    message_row,
+    shown_start,
+    to_ms,
+)
 from sandbox.workload import rfc822
 from sandbox.workload.calendar_ids import provider_master_id
-from sandbox.workload.calendar_model import MasterEvent, Occurrence
+from sandbox.workload.calendar_model import MAX_MOVE, MasterEvent, Occurrence
 from sandbox.workload.calendar_model import occurrences_starting as _starting
 from sandbox.workload.event_spec import apply_changes, build_event
 from sandbox.workload.message_ids import provider_ids
@@ -512,9 +522,17 @@ class SandboxState:
     def truth_events(
         self, mailbox: str, start: datetime | None = None, end: datetime | None = None
     ) -> list[dict[str, Any]]:
-        """What a correct meeting sync must find: occurrences whose start lies in [start, end)
-        (all-day ones by their first UTC midnight), cancelled ones included."""
+        """What a correct meeting sync must find: occurrences the mailbox's provider lists whose
+        start lies in [start, end) (all-day ones by their first UTC midnight), cancelled ones
+        included. Left out: what the provider does not list (Graph's deleted occurrences, an
+        organiser's cancelled meeting) or lists with no time (Google's deleted events);
+        Google's cancelled exceptions are placed at their original start (`truth.listed_as`)."""
         box = self.mailbox(mailbox)
         lo = EPOCH if start is None else aware(start)
         hi = FAR if end is None else aware(end)
-        return [event_row(box, o) for o in self.occurrences(box.address, lo, hi)]
+        found = self.occurrences(box.address, lo - MAX_MOVE, hi + MAX_MOVE)
+        return [
+            event_row(box, o)
+            for o in sorted(found, key=lambda o: (shown_start(box, o), o.event.uid))
+            if listed_as(box, o) in ("full", "minimal") and lo <= shown_start(box, o) < hi
+        ]

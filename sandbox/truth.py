@@ -7,7 +7,7 @@ Pure functions of the world model; `SandboxState.truth` and `truth_events` pick 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.workload.calendar_ids import provider_event_id
@@ -47,15 +47,53 @@ def message_row(msg: SandboxMessage) -> dict[str, Any]:
     }
 
 
+def listed_as(box: Mailbox, occ: Occurrence) -> str:
+    """How the mailbox's provider lists an occurrence, as each documents it:
+
+    - "full": every property (Graph also lists an attendee's copy of a meeting the organiser
+      cancelled, with `isCancelled: true`);
+    - "minimal": Google's cancelled exception of a live series (showDeleted): only `id`,
+      `status`, `recurringEventId` and `originalStartTime`, so it is placed by its original start;
+    - "deleted": Google's deleted event or series: only `id` and `status`, no time at all;
+    - "hidden": Graph leaves a deleted occurrence out of calendarView (it is in the master's
+      `cancelledOccurrences`), and the organiser's own cancelled meeting is gone.
+    """
+    event = occ.event
+    if occ.status != "cancelled":
+        return "full"
+    if box.provider == "microsoft":
+        if event.status != "cancelled" or event.organizer_email == box.address:
+            return "hidden"
+        return "full"
+    return "deleted" if event.status == "cancelled" else "minimal"
+
+
+def shown_start(box: Mailbox, occ: Occurrence) -> datetime:
+    """Where the provider's listing places an occurrence: Google's minimal form only at its
+    original start."""
+    original = occ.original_start
+    if listed_as(box, occ) != "minimal" or original is None:
+        return occ.start
+    if isinstance(original, datetime):
+        return original.astimezone(UTC)
+    return datetime(original.year, original.month, original.day, tzinfo=UTC)
+
+
 def event_row(box: Mailbox, occ: Occurrence) -> dict[str, Any]:
     event = occ.event
     organizer = event.organizer_email
+    start, end = occ.start, occ.end
+    if listed_as(box, occ) == "minimal":
+        # Google gives no end: a timed occurrence keeps no duration, an all-day one its day.
+        start = shown_start(box, occ)
+        end = start + (timedelta(days=1) if event.all_day else timedelta(0))
     return {
         "mailbox": box.address,
         "event_id": provider_event_id(box.provider, box.user_id, occ),
+        "listed_as": listed_as(box, occ),
         "ical_uid": event.uid,
-        "start": occ.start.isoformat(),
-        "end": occ.end.isoformat(),
+        "start": start.isoformat(),
+        "end": end.isoformat(),
         "all_day": event.all_day,
         "start_time_zone": event.time_zone,
         "status": occ.status,

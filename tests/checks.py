@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Iterable
 from typing import Any
 
 from sandbox.server import SandboxServer
 from sandbox.workload.model import Mailbox
 from vocabulary.headers import HeaderFields
+from vocabulary.records import RawEvent
 from vocabulary.status import ConnectionFailure
 from vocabulary.windows import SyncWindow
 
@@ -36,6 +38,19 @@ def truth_event_ids(server: SandboxServer, mailbox: Mailbox, window: SyncWindow)
     """Sorted ids of the event occurrences the sandbox holds for `mailbox` in `window`."""
     rows = server.state.truth_events(mailbox.address, window.start, window.end)
     return sorted(r["event_id"] for r in rows)
+
+
+def placed_event_ids(events: Iterable[RawEvent]) -> list[str]:
+    """Sorted ids of listed events that have a time, leaving out Google's deleted events (only
+    `id` and `status`), which belong to no window and so to no truth."""
+    minimal = {"kind", "etag", "id", "status"}
+
+    def deleted(payload: object) -> bool:
+        if not isinstance(payload, dict) or payload.get("status") != "cancelled":
+            return False
+        return set(payload) <= minimal
+
+    return sorted(e.provider_event_id for e in events if not deleted(e.payload))
 
 
 def mailbox_stats(server: SandboxServer, mailbox: Mailbox) -> dict[str, Any]:

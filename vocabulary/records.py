@@ -131,6 +131,15 @@ class MeetingRecord:
     updated_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class DeletedEvent:
+    """The provider says an event or a whole series was deleted, but not when it was (Google's
+    deleted events carry only their id and status). It cannot be filed under a day: whatever
+    the calendar's rows hold under this id, or as occurrences of this series, is cancelled."""
+
+    provider_event_id: str
+
+
 def unusable_payload(item_id: str, raw: RawMessage | RawEvent) -> QuarantinedRecord | None:
     """Why a fetched payload cannot become any record (none, not an object, no id or another
     item's id) as a quarantine record, or None when it can be read further."""

@@ -1,10 +1,16 @@
 """One Google Calendar ("primary") through google-api-python-client, behind `CalendarConnector`.
 
 `events.list` with `singleEvents` expands series into occurrences and `showDeleted` keeps the
-cancelled ones (the sync records them as cancelled). Google matches events to `timeMin`/`timeMax`
-by overlap, all-day ones in the calendar's own zone, so one event can be listed for two windows;
-each occurrence is kept only for the window its start lies in (an all-day event: the UTC
-midnight of its date), exactly as the parser files it.
+cancelled ones (the sync records them as cancelled). Google lists a cancelled exception with
+only its id, status, series id and original start: it is filed at its original start and takes
+the series' iCalUID from the master (one events.get per series). A deleted event comes with only
+its id and status: it is passed on with no day (the sync cancels what it holds under that id).
+
+Google matches events to `timeMin`/`timeMax` by overlap, all-day ones in the calendar's own
+zone, so one event can be listed for two windows; each occurrence is kept only for the window
+its start lies in (an all-day event: the UTC midnight of its date), exactly as the parser files
+it. An all-day date spans at most 14 hours either side of its UTC day, so the window's request
+always meets it.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
 
 from resources.google.client import GoogleApiSession, UndecodedJsonModel, decode_json_object
 from resources.google.errors import failure
@@ -25,6 +32,9 @@ from vocabulary.status import ConnectionStatus
 from vocabulary.windows import SyncWindow
 
 LIST_METHOD = "calendar.events.list"
+GET_METHOD = "calendar.events.get"
+SERIES_FIELDS = ("iCalUID", "summary", "organizer", "attendees", "location")
+"""What a cancelled exception in Google's minimal form takes from its series master."""
 LOOKBACK = timedelta(minutes=1)
 """timeMin is an exclusive bound on an event's *end*: a zero-length event at the window's first
 instant is only listed when timeMin lies before it."""
@@ -114,4 +124,43 @@ class GoogleCalendarConnector:
             if page_token in seen_tokens:
                 raise failure(ConnectionStatus.SYNC_ERROR, "list_page_token_loop")
             seen_tokens.add(page_token)
-        return events_in_window(items, window, google_event_start)
+        events = events_in_window(items, window, google_event_start)
+        self._complete_cancelled_exceptions(events)
+        return events
+
+    def _complete_cancelled_exceptions(self, events: list[RawEvent]) -> None:
+        """Gives each cancelled exception in Google's minimal form (id, status,
+        recurringEventId, originalStartTime) its series' iCalUID, title and people, read once
+        per series with events.get, so it is still the same meeting as other calendars' copies."""
+        stubs: dict[str, list[dict[str, Any]]] = {}
+        for event in events:
+            payload = event.payload
+            if (
+                isinstance(payload, dict)
+                and payload.get("status") == "cancelled"
+                and "iCalUID" not in payload
+                and isinstance(payload.get("recurringEventId"), str)
+            ):
+                stubs.setdefault(payload["recurringEventId"], []).append(payload)
+        for series_id, payloads in stubs.items():
+            master = self._series_master(series_id)
+            for payload in payloads:
+                for key in SERIES_FIELDS:
+                    if key in master and key not in payload:
+                        payload[key] = master[key]
+
+    def _series_master(self, series_id: str) -> dict[str, Any]:
+        """A series master by id, or {} when Google no longer has it (404) or sends garbage."""
+
+        def send() -> Any:
+            self.stats.count_call(GET_METHOD, 1)
+            try:
+                request = self._events.get(calendarId="primary", eventId=series_id)
+                return request.execute(num_retries=0)
+            except HttpError as exc:
+                if exc.status_code == 404:
+                    return None
+                raise
+
+        master, _, _ = decode_json_object(self._session.call(send, 1))
+        return master or {}

@@ -18,6 +18,7 @@ from vocabulary.events import (
 )
 from vocabulary.records import (
     Attendee,
+    DeletedEvent,
     MeetingRecord,
     QuarantinedRecord,
     RawEvent,
@@ -92,11 +93,12 @@ def _google_attendees(items: Any, organizer: str | None) -> list[Attendee]:
 
 def parse_google_event(
     raw: RawEvent, owner_addresses: Iterable[str]
-) -> MeetingRecord | QuarantinedRecord:
+) -> MeetingRecord | QuarantinedRecord | DeletedEvent:
     """A Google Calendar event occurrence (events.list with singleEvents) as a MeetingRecord.
 
     A cancelled occurrence of a series may carry only its id, status, recurringEventId and
-    originalStartTime; it is recorded at its original start (with no duration).
+    originalStartTime; it is recorded at its original start (with no duration). A deleted event
+    carries only its id and status: a DeletedEvent.
     """
     bad = unusable_payload(raw.provider_event_id, raw)
     if bad is not None:
@@ -105,6 +107,11 @@ def parse_google_event(
     status = {"cancelled": "cancelled", "tentative": "tentative"}.get(
         str(payload.get("status")), "confirmed"
     )
+    # Google quirk: a deleted event or series is "only guaranteed to have the id field
+    # populated"; with no time it belongs to no day, so it only cancels what is held.
+    timeless = payload.get("start") is None and payload.get("originalStartTime") is None
+    if status == "cancelled" and timeless:
+        return DeletedEvent(raw.provider_event_id)
     try:
         original_start_at = None
         if payload.get("originalStartTime") is not None:

@@ -58,6 +58,7 @@ SKIPPED_FOLDERS = ("drafts", "junkemail", "deleteditems")
 LIST_METHOD = "graph.messages.list"
 GET_METHOD = "graph.messages.get"
 FOLDER_METHOD = "graph.mailFolders.get"
+CHILD_FOLDERS_METHOD = "graph.mailFolders.childFolders.list"
 
 
 class GraphMailConnector:
@@ -221,7 +222,7 @@ class GraphMailConnector:
                 f"{self._user}/mailFolders/{parent}/childFolders",
                 {"$select": "id,childFolderCount", "$top": 100},
             )
-            for page in self.client.pages(url, FOLDER_METHOD):
+            for page in self.client.pages(url, CHILD_FOLDERS_METHOD):
                 for child in page:
                     child_id = child.get("id") if isinstance(child, dict) else None
                     if not isinstance(child_id, str) or child_id in skipped:

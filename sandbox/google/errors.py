@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from sandbox.faults import Rejection
+from sandbox.google.discovery import unknown_parameters
 from sandbox.http import Request, Response
 from sandbox.state import SandboxState
 
@@ -51,6 +52,27 @@ def google_error(
     return Response.json(status, body, headers)
 
 
+def unknown_parameter(request: Request, method_id: str) -> Response | None:
+    """Google's 400 for a query parameter `method_id` does not take (per its discovery
+    document), or None when every parameter is known."""
+    unknown = unknown_parameters(method_id, set(request.query))
+    if not unknown:
+        return None
+    message = (
+        f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot bind query '
+        f"parameter. Field '{unknown[0]}' could not be found in request message."
+    )
+    response = google_error(400, message, "invalid")
+    body = json.loads(response.body)
+    body["error"]["details"] = [
+        {
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            "fieldViolations": [{"description": message}],
+        }
+    ]
+    return Response.json(400, body)
+
+
 def google_rejection(rejection: Rejection) -> Response:
     if rejection.kind == "insufficient_permissions":
         return google_error(
@@ -69,25 +91,36 @@ def google_rejection(rejection: Rejection) -> Response:
             400, "Mail service not enabled", "failedPrecondition", status_text="FAILED_PRECONDITION"
         )
     if rejection.kind in ("rate_limit", "quota"):
-        retry = rejection.retry_after or 1
-        when = datetime.now(UTC) + timedelta(seconds=retry)
-        stamp = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-        message = f"User-rate limit exceeded.  Retry after {stamp}"
-        if rejection.kind == "quota":
-            message = (
-                "Quota exceeded for quota metric 'Queries' and limit 'Queries per second per "
-                f"user'. Retry after {stamp}"
-            )
-        return google_error(
-            429,
-            message,
-            "rateLimitExceeded",
-            domain="usageLimits",
-            headers=[("Retry-After", str(retry))],
-        )
+        return _rate_limited(rejection)
     if rejection.status == 500:
         return google_error(500, "Internal error encountered.", "backendError")
     return google_error(rejection.status, "The service is currently unavailable.", "backendError")
+
+
+def _rate_limited(rejection: Rejection) -> Response:
+    """Gmail's "slow down": 429 or 403 with `rateLimitExceeded` / `userRateLimitExceeded`, with
+    a Retry-After header and a "Retry after <time>" message, or (as Gmail often answers) neither."""
+    reason = rejection.reason or "rateLimitExceeded"
+    retry = rejection.retry_after if rejection.kind == "rate_limit" else rejection.retry_after or 1
+    if retry is None:
+        user = reason == "userRateLimitExceeded"
+        message = "User Rate Limit Exceeded" if user else "Rate Limit Exceeded"
+        return google_error(rejection.status, message, reason, domain="usageLimits")
+    when = datetime.now(UTC) + timedelta(seconds=retry)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    message = f"User-rate limit exceeded.  Retry after {stamp}"
+    if rejection.kind == "quota":
+        message = (
+            "Quota exceeded for quota metric 'Queries' and limit 'Queries per second per "
+            f"user'. Retry after {stamp}"
+        )
+    return google_error(
+        rejection.status,
+        message,
+        reason,
+        domain="usageLimits",
+        headers=[("Retry-After", str(retry))],
+    )
 
 
 def google_unauthenticated(missing: bool) -> Response:

@@ -1,12 +1,16 @@
-"""Google Calendar API v3 for the sandbox's Google mailboxes: events.list, calendars.get and
-calendarList.list on each mailbox's primary calendar, with Google's shapes and rules.
+"""Google Calendar API v3 for the sandbox's Google mailboxes: events.list, events.get,
+calendars.get and calendarList.list on each mailbox's primary calendar, with Google's shapes
+and rules.
 
 events.list returns events that *overlap* [timeMin, timeMax) (a client wanting "starts in the
-window" filters itself). `singleEvents=true` expands series into instances; cancelled instances
-and cancelled events appear only with `showDeleted=true`. With `singleEvents=false`, series come
-back as masters with `recurrence`, plus their exceptions: moved instances in full, cancelled ones
-in Google's minimal form, even without showDeleted (Google's documented behaviour). Times are
-written in the `timeZone` parameter's zone, else the calendar's (the tenant's).
+window" filters itself); an all-day event spans midnight to midnight in the calendar's zone.
+`singleEvents=true` expands series into instances; cancelled ones appear only with
+`showDeleted=true`, in Google's documented forms: a cancelled exception of a live series with
+only `id`, `status`, `recurringEventId` and `originalStartTime`; a deleted event or series with
+only `id` and `status`. With `singleEvents=false`, series come back as masters with
+`recurrence`, plus their exceptions: moved instances in full, cancelled ones in the minimal form,
+even without showDeleted. Every parameter must be one the method's discovery document lists.
+Times are written in the `timeZone` parameter's zone, else the calendar's (the tenant's).
 """
 
 from __future__ import annotations
@@ -15,17 +19,29 @@ import base64
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from sandbox.faults import Rejection
-from sandbox.google.errors import google_authenticate, google_error, google_rejection
+from sandbox.google.errors import (
+    google_authenticate,
+    google_error,
+    google_rejection,
+    unknown_parameter,
+)
 from sandbox.http import Request, Response, Router
 from sandbox.state import SandboxState
+from sandbox.truth import listed_as
 from sandbox.workload.calendar_ids import google_base_id, google_occurrence_id
-from sandbox.workload.calendar_model import MasterEvent, Occurrence, local_to_utc, occurrences
+from sandbox.workload.calendar_model import (
+    MasterEvent,
+    Occurrence,
+    expand,
+    local_to_utc,
+    occurrences,
+)
 from sandbox.workload.model import CALENDAR_READONLY_SCOPE, Mailbox
 from sandbox.workload.msids import digest
 
@@ -39,6 +55,7 @@ _RESPONSES = {
     "none": "needsAction",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SLACK = timedelta(days=2)
 
 
 def _stamp(moment: datetime) -> str:
@@ -63,6 +80,11 @@ class GoogleCalendarProvider:
         self.router.add(
             "GET", _CALENDAR + r"/events", self._wrap("calendar.events.list", self._events)
         )
+        self.router.add(
+            "GET",
+            _CALENDAR + r"/events/(?P<event>[^/]+)",
+            self._wrap("calendar.events.get", self._event),
+        )
         self.router.add("GET", _CALENDAR, self._wrap("calendar.calendars.get", self._calendar))
         self.router.add(
             "GET",
@@ -84,6 +106,9 @@ class GoogleCalendarProvider:
                 wanted = unquote(match["calendar"]).lower()
                 if wanted != "primary" and wanted != box.address and wanted not in box.aliases:
                     return google_error(404, "Not Found", "notFound")
+            refused = unknown_parameter(request, method)
+            if refused is not None:
+                return refused
             rejection = self.state.admit_call(mailbox, method, 1, meter="calendar")
             if rejection is not None:
                 return google_rejection(rejection)
@@ -129,6 +154,22 @@ class GoogleCalendarProvider:
             {"kind": "calendar#calendarList", "etag": f'"{_number("list")}"', "items": [entry]},
         )
 
+    def _event(self, request: Request, match: re.Match[str], box: Mailbox) -> Response:
+        """events.get of a single event or a series master (a deleted one in its id-only form);
+        the sandbox does not look instances up by id."""
+        wanted = unquote(match["event"])
+        zone = ZoneInfo(request.param("timeZone") or self._calendar_zone(box))
+        for event in self.state.events(box.address):
+            if google_base_id(event.uid) != wanted:
+                continue
+            if event.status == "cancelled":
+                return Response.json(200, self._deleted(event, wanted))
+            if event.recurring:
+                return Response.json(200, self._master(box, event, zone))
+            (single,) = expand(event, _EPOCH)  # a single event is its own one occurrence
+            return Response.json(200, self._instance(box, single, zone))
+        return google_error(404, "Not Found", "notFound")
+
     # ---- events.list --------------------------------------------------------------------------
 
     def _events(self, request: Request, _: re.Match[str], box: Mailbox) -> Response:
@@ -137,15 +178,20 @@ class GoogleCalendarProvider:
         except _BadParam as exc:
             return google_error(400, str(exc), exc.reason)
         items: list[tuple[tuple[Any, ...], Any]] = []
+        calendar_zone = ZoneInfo(self._calendar_zone(box))
         for event in self.state.events(box.address):
             if params.ical_uid and event.uid != params.ical_uid:
                 continue
-            found = occurrences(event, params.start, params.end)
+            # All-day events reach into the next UTC day in zones west of UTC: look wider,
+            # then match each occurrence as Google does (`_overlaps`).
+            wide = occurrences(event, params.start - _SLACK, params.end + _SLACK)
+            found = [o for o in wide if _overlaps(box, o, calendar_zone, params)]
             if params.single_events:
                 for occ in found:
-                    if occ.status == "cancelled" and not params.show_deleted:
+                    shown = listed_as(box, occ)
+                    if shown != "full" and not params.show_deleted:
                         continue
-                    items.append((_sort_key(occ, params), self._instance(box, occ, params.zone)))
+                    items.append((_sort_key(occ, params), self._listed(box, occ, shown, params)))
             else:
                 items.extend(self._unexpanded(box, event, found, params))
         items.sort(key=lambda pair: pair[0])
@@ -191,30 +237,44 @@ class GoogleCalendarProvider:
     ) -> list[tuple[tuple[Any, ...], Any]]:
         if not found:
             return []
-        if not event.recurring:
-            occ = found[0]
-            if occ.status == "cancelled" and not params.show_deleted:
+        if event.status == "cancelled":
+            # A deleted event or series: one id-only item, and only with showDeleted.
+            if not params.show_deleted:
                 return []
-            return [(_sort_key(occ, params), self._instance(box, occ, params.zone))]
-        out = []
-        if event.status != "cancelled" or params.show_deleted:
-            out.append((_sort_key(found[0], params), self._master(box, event, params.zone)))
+            return [(_sort_key(found[0], params), self._deleted(event, google_base_id(event.uid)))]
+        if not event.recurring:
+            return [(_sort_key(found[0], params), self._instance(box, found[0], params.zone))]
+        out = [(_sort_key(found[0], params), self._master(box, event, params.zone))]
         for occ in found:
-            if not occ.is_exception or event.status == "cancelled":
-                continue
-            if occ.status == "cancelled":
-                item = {
-                    "kind": "calendar#event",
-                    "etag": f'"{_number(event.uid, occ.original_key, "x")}"',
-                    "id": google_occurrence_id(occ),
-                    "status": "cancelled",
-                    "recurringEventId": google_base_id(event.uid),
-                    "originalStartTime": self._original(occ, params.zone),
-                }
-            else:
-                item = self._instance(box, occ, params.zone)
-            out.append((_sort_key(occ, params), item))
+            if occ.is_exception:
+                out.append(
+                    (_sort_key(occ, params), self._listed(box, occ, listed_as(box, occ), params))
+                )
         return out
+
+    def _listed(
+        self, box: Mailbox, occ: Occurrence, shown: str, params: _ListParams
+    ) -> dict[str, Any]:
+        """An occurrence in the form Google lists it (`sandbox.truth.listed_as`)."""
+        if shown == "deleted":
+            return self._deleted(occ.event, google_occurrence_id(occ))
+        if shown == "minimal":
+            return {
+                **self._deleted(occ.event, google_occurrence_id(occ), occ.original_key),
+                "recurringEventId": google_base_id(occ.event.uid),
+                "originalStartTime": self._original(occ, params.zone),
+            }
+        return self._instance(box, occ, params.zone)
+
+    @staticmethod
+    def _deleted(event: MasterEvent, item_id: str, key: str | None = None) -> dict[str, Any]:
+        """Google's deleted event: "only guaranteed to have the id field populated"."""
+        return {
+            "kind": "calendar#event",
+            "etag": f'"{_number(event.uid, key or item_id, "x")}"',
+            "id": item_id,
+            "status": "cancelled",
+        }
 
     # ---- rendering ----------------------------------------------------------------------------
 
@@ -391,6 +451,27 @@ class _ListParams:
             ) from None
         params.ical_uid = request.param("iCalUID")
         return params
+
+
+def _overlaps(box: Mailbox, occ: Occurrence, calendar_zone: ZoneInfo, params: _ListParams) -> bool:
+    """Google's match against [timeMin, timeMax): the event's span overlaps it. An all-day event
+    spans its dates from midnight to midnight in the calendar's own zone, not UTC's; a cancelled
+    exception is matched where it was before it was cancelled."""
+    if listed_as(box, occ) == "minimal" and occ.original_start is not None:
+        length = occ.end - occ.start
+        original = occ.original_start
+        start = (
+            original.astimezone(UTC)
+            if isinstance(original, datetime)
+            else datetime.combine(original, time(), calendar_zone).astimezone(UTC)
+        )
+        return start < params.end and start + length > params.start
+    if occ.all_day:
+        first, after = occ.start_local, occ.end_local
+        start = datetime.combine(first, time(), calendar_zone).astimezone(UTC)  # type: ignore[arg-type]
+        end = datetime.combine(after, time(), calendar_zone).astimezone(UTC)  # type: ignore[arg-type]
+        return start < params.end and end > params.start
+    return occ.start < params.end and occ.end > params.start
 
 
 def _sort_key(occ: Occurrence, params: _ListParams) -> tuple[Any, ...]:

@@ -14,7 +14,12 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from sandbox.google.errors import google_authenticate, google_error, google_rejection
+from sandbox.google.errors import (
+    google_authenticate,
+    google_error,
+    google_rejection,
+    unknown_parameter,
+)
 from sandbox.google.gmail_batch import GmailBatch
 from sandbox.google.gmail_payload import PayloadCache, bad_headers, message_resource
 from sandbox.google.gmail_query import QueryError, parse_query
@@ -104,6 +109,9 @@ class GmailProvider:
             box = self.state.mailbox(mailbox)
             if user != "me" and user != box.address and user not in box.aliases:
                 return google_error(403, f"Delegation denied for {box.address}", "forbidden")
+            refused = unknown_parameter(request, method)
+            if refused is not None:
+                return refused
             rejection = self.state.admit_call(mailbox, method, cost)
             if rejection is not None:
                 return google_rejection(rejection)

@@ -2,8 +2,9 @@
 
 Routes (relative to the sandbox base URL, standing in for https://graph.microsoft.com):
 /v1.0/me and /v1.0/users/{address or object id} with /messages, /messages/{id}, /mailFolders,
-/mailFolders/{id or well-known name}, /mailFolders/{...}/messages, /calendarView (also
-/calendar/calendarView), and POST /v1.0/$batch. Errors are `{"error": {"code", "message",
+/mailFolders/{id or well-known name}, /mailFolders/{...}/childFolders (nested user folders),
+/mailFolders/{...}/messages, /calendarView (also /calendar/calendarView), and POST /v1.0/$batch.
+Errors are `{"error": {"code", "message",
 "innerError": {"date", "request-id", "client-request-id"}}}`. Throttling follows Outlook's
 per-mailbox limits when enabled (`SandboxState.set_graph_limits`): concurrent requests and
 requests per window, both answered 429 `ApplicationThrottled` with Retry-After.
@@ -68,6 +69,13 @@ class GraphProvider:
             "GET",
             _USER + r"/mailFolders/(?P<folder>[^/]+)",
             self._wrap("graph.mailFolders.get", GRAPH_MAIL_SCOPE, self.mail.folder),
+        )
+        add(
+            "GET",
+            _USER + r"/mailFolders/(?P<folder>[^/]+)/childFolders",
+            self._wrap(
+                "graph.mailFolders.childFolders.list", GRAPH_MAIL_SCOPE, self.mail.child_folders
+            ),
         )
         add(
             "GET",

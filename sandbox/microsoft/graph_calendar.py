@@ -1,6 +1,8 @@
 """Graph's calendarView (`/me/calendarView`, also `/me/calendar/calendarView`) for the sandbox's
 Microsoft mailboxes: the overlap window, series expanded into occurrences and exceptions,
 `Prefer: outlook.timezone`, `$select`, `$top`, `$orderby=start/dateTime` and `$skiptoken` paging.
+Deleted occurrences of a series are not listed; a cancelled meeting is listed (`isCancelled`)
+only on attendees' calendars.
 A `$select` naming anything but a v1.0 event property is refused with Graph's 400
 (`RequestBroker--ParseUri`), so a client asking for a beta property fails here as in production.
 """
@@ -24,6 +26,7 @@ from sandbox.microsoft.graph_responses import (
     query_options,
 )
 from sandbox.state import SandboxState
+from sandbox.truth import listed_as
 from sandbox.workload.calendar_model import occurrences
 from sandbox.workload.model import Mailbox
 
@@ -87,7 +90,15 @@ class GraphCalendar:
             if named is not None:
                 zone, label = named, prefer["zone"].strip()
             headers.append(("Preference-Applied", f'outlook.timezone="{label}"'))
-        found = [o for e in self.state.events(box.address) for o in occurrences(e, start, end)]
+        # As on Graph: a deleted occurrence is left out (it is in the master's
+        # cancelledOccurrences), the organiser's cancelled meeting is gone, and attendees'
+        # copies of it stay with `isCancelled: true`.
+        found = [
+            o
+            for e in self.state.events(box.address)
+            for o in occurrences(e, start, end)
+            if listed_as(box, o) == "full"
+        ]
         found.sort(key=lambda o: (o.start, o.event.uid, o.original_key or ""))
         if order.endswith("desc"):
             found.reverse()

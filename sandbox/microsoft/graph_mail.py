@@ -15,8 +15,8 @@ from urllib.parse import unquote
 
 from sandbox.http import Request, Response
 from sandbox.microsoft.graph_payload import (
+    FOLDER_PROPERTIES,
     MESSAGE_PROPERTIES,
-    WELL_KNOWN_FOLDERS,
     MessageRenderer,
     folder_of,
     folder_resources,
@@ -110,20 +110,52 @@ class GraphMail:
         return graph_json(200, item if variant is None else malform(item, variant))
 
     def folders(self, request: Request, _: re.Match[str], box: Mailbox) -> Response:
-        value = folder_resources(box, self._folder_counts(box))
-        return graph_json(
-            200, {"@odata.context": context_url(request, box, "mailFolders"), "value": value}
-        )
+        """The top-level folders (the well-known ones); user folders are their childFolders."""
+        folders = folder_resources(box, self._folder_counts(box))
+        value = [r for path, r in folders.items() if "/" not in path]
+        return self._folder_list(request, box, "mailFolders", value)
 
     def folder(self, request: Request, match: re.Match[str], box: Mailbox) -> Response:
-        name = self._folder_name(box, unquote(match["folder"]))
-        if name is None:
-            return not_found(request)
         folders = folder_resources(box, self._folder_counts(box))
-        resource = folders[[n for n, _ in WELL_KNOWN_FOLDERS].index(name)]
+        path = self._folder_name(box, unquote(match["folder"]), folders)
+        if path is None:
+            return not_found(request)
+        resource = project(folders[path], self._folder_select(request))
         return graph_json(
             200, {"@odata.context": context_url(request, box, "mailFolders/$entity"), **resource}
         )
+
+    def child_folders(self, request: Request, match: re.Match[str], box: Mailbox) -> Response:
+        """`/mailFolders/{id}/childFolders`: the folder's direct children."""
+        folders = folder_resources(box, self._folder_counts(box))
+        path = self._folder_name(box, unquote(match["folder"]), folders)
+        if path is None:
+            return not_found(request)
+        value = [r for child, r in folders.items() if child.rpartition("/")[0] == path]
+        return self._folder_list(request, box, f"mailFolders('{path}')/childFolders", value)
+
+    def _folder_list(
+        self, request: Request, box: Mailbox, what: str, value: list[dict[str, Any]]
+    ) -> Response:
+        options = query_options(request)
+        query = parse_list_query(
+            {"$select": options.get("$select"), "$top": options.get("$top")},
+            {},
+            set(),
+            set(FOLDER_PROPERTIES),
+            "mailFolder",
+        )
+        skip = int(options.get("$skip") or 0)
+        page = [project(r, query.select) for r in value[skip : skip + query.top]]
+        body: dict[str, Any] = {"@odata.context": context_url(request, box, what), "value": page}
+        if skip + query.top < len(value):
+            body["@odata.nextLink"] = next_link(request, **{"$skip": str(skip + query.top)})
+        return graph_json(200, body)
+
+    @staticmethod
+    def _folder_select(request: Request) -> list[str] | None:
+        options = {"$select": query_options(request).get("$select")}
+        return parse_list_query(options, {}, set(), set(FOLDER_PROPERTIES), "mailFolder").select
 
     def _message_item(self, box: Mailbox, msg: SandboxMessage, select: list[str] | None) -> Any:
         resource = self.renderer.resource(box, msg)
@@ -188,12 +220,18 @@ class GraphMail:
             counts[name] = (total + 1, unread + ("UNREAD" in msg.label_ids))
         return counts
 
-    def _folder_name(self, box: Mailbox, wanted: str) -> str | None:
-        folders = folder_resources(box, {})
-        for (name, _), resource in zip(WELL_KNOWN_FOLDERS, folders, strict=True):
-            if wanted.lower() == name or wanted == resource["id"]:
-                return name
-        return None
+    def _folder_name(
+        self,
+        box: Mailbox,
+        wanted: str,
+        folders: dict[str, dict[str, Any]] | None = None,
+    ) -> str | None:
+        """The path of the folder `wanted` names: a well-known name or any folder's id."""
+        if folders is None:
+            folders = folder_resources(box, self._folder_counts(box))
+        if wanted.lower() in folders and "/" not in wanted:
+            return wanted.lower()
+        return next((path for path, r in folders.items() if r["id"] == wanted), None)
 
 
 def _received_bounds(query: ListQuery) -> tuple[int | None, int | None]:

@@ -30,6 +30,15 @@ WELL_KNOWN_FOLDERS: tuple[tuple[str, str], ...] = (
 )
 """Well-known folder names (as in /mailFolders/{name}) and their display names."""
 
+SUBFOLDER_LABEL = "FOLDER:"
+"""A label `FOLDER:Projects/2026` files a message in the user folder Projects/2026 under the
+well-known folder its other labels pick (Inbox, or Junk Email with SPAM, ...): nested folders."""
+FOLDER_PROPERTIES = (
+    "displayName", "parentFolderId", "childFolderCount", "unreadItemCount", "totalItemCount",
+    "sizeInBytes", "isHidden", "childFolders", "messages",
+)  # fmt: skip
+"""The v1.0 `mailFolder` properties `$select` may name."""
+
 _LABEL_FOLDERS = (
     ("DRAFT", "drafts"),
     ("TRASH", "deleteditems"),
@@ -54,11 +63,12 @@ _SPACES = re.compile(r"\s+")
 
 
 def folder_of(labels: list[str]) -> str:
-    """The well-known folder a message with these Gmail labels sits in."""
-    for label, folder in _LABEL_FOLDERS:
-        if label in labels:
-            return folder
-    return "inbox"
+    """The folder a message with these Gmail labels sits in, as a path from its well-known
+    folder (`inbox`, `deleteditems/Old/2025`)."""
+    base = next((folder for label, folder in _LABEL_FOLDERS if label in labels), "inbox")
+    sub = next((x[len(SUBFOLDER_LABEL) :] for x in labels if x.startswith(SUBFOLDER_LABEL)), "")
+    parts = [part for part in sub.split("/") if part.strip()]
+    return "/".join([base, *parts])
 
 
 def graph_instant(moment: datetime) -> str:
@@ -220,20 +230,27 @@ def _body_text(raw: bytes) -> tuple[str, bool]:
     return text, attachments
 
 
-def folder_resources(box: Mailbox, counts: dict[str, tuple[int, int]]) -> list[dict[str, Any]]:
-    """The mailbox's well-known folders; `counts` maps folder -> (total, unread)."""
+def folder_resources(box: Mailbox, counts: dict[str, tuple[int, int]]) -> dict[str, dict[str, Any]]:
+    """Every folder of the mailbox by path: the well-known ones, then each user folder that
+    holds a message (and its ancestors). `counts` maps path -> (total, unread)."""
     user = box.user_id or box.address
-    root = msids.folder_id(user, "msgfolderroot")
-    return [
-        {
-            "id": msids.folder_id(user, name),
-            "displayName": display,
-            "parentFolderId": root,
-            "childFolderCount": 0,
-            "unreadItemCount": counts.get(name, (0, 0))[1],
-            "totalItemCount": counts.get(name, (0, 0))[0],
+    paths = [name for name, _ in WELL_KNOWN_FOLDERS]
+    for path in sorted(counts):
+        parts = path.split("/")
+        paths.extend("/".join(parts[:n]) for n in range(2, len(parts) + 1))
+    paths = list(dict.fromkeys(paths))
+    displays = dict(WELL_KNOWN_FOLDERS)
+    out: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        parent, _, leaf = path.rpartition("/")
+        out[path] = {
+            "id": msids.folder_id(user, path),
+            "displayName": displays.get(path, leaf),
+            "parentFolderId": msids.folder_id(user, parent or "msgfolderroot"),
+            "childFolderCount": sum(p.rpartition("/")[0] == path for p in paths),
+            "unreadItemCount": counts.get(path, (0, 0))[1],
+            "totalItemCount": counts.get(path, (0, 0))[0],
             "sizeInBytes": 0,
             "isHidden": False,
         }
-        for name, display in WELL_KNOWN_FOLDERS
-    ]
+    return out

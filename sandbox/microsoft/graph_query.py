@@ -142,7 +142,8 @@ def parse_list_query(
                 )
     raw_select = params.get("$select")
     if raw_select:
-        lower = {name.lower(): name for name in selectable}
+        # `id` is the base entity's property: valid in every `$select`, as on Graph.
+        lower = {name.lower(): name for name in (*selectable, "id")}
         chosen = []
         for name in raw_select.split(","):
             prop = lower.get(name.strip().lower())

@@ -76,13 +76,9 @@ def rejection_response(request: Request, rejection: Rejection) -> Response:
             "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
         )
     if rejection.kind == "rate_limit":
-        return graph_error(
-            request,
-            429,
-            "TooManyRequests",
-            "Too many requests.",
-            [("Retry-After", str(rejection.retry_after or 1))],
-        )
+        # Graph throttles with 429 only (a Google-style 403 fault still answers 429 here).
+        retry = [("Retry-After", str(rejection.retry_after))] if rejection.retry_after else []
+        return graph_error(request, 429, "TooManyRequests", "Too many requests.", retry)
     if rejection.kind == "quota":
         return throttled(
             request, "Application is over its MailboxRequestRate limit.", rejection.retry_after or 1

@@ -155,38 +155,51 @@ def test_all_day_dst_and_recurring_events_land_on_their_utc_days(stack):
 
 
 def test_rescheduled_meeting_moves_and_cancelled_one_is_kept_as_cancelled(stack):
+    """Organised on Outlook, attended from Google. Cancelled: the organiser's copy is gone from
+    calendarView, so its row leaves; Google then lists its copy as a deleted event (only `id`
+    and `status`, no time), which cancels the row held under that id."""
     tenant = stack.workload.tenants[0].slug
-    owner = next(c.owner_email for c in stack.connections(tenant) if c.provider == "microsoft")
+    by_provider = {c.provider: c.owner_email for c in stack.connections(tenant)}
+    owner, guest = by_provider["microsoft"], by_provider["google"]
     first, second = _day(2), _day(1)
-    stack.sandbox.state.inject_event(
-        owner,
-        {
-            "uid": "qbr-1",
-            "subject": "QBR",
-            "start": f"{first}T10:00",
-            "duration_minutes": 60,
-            "attendees": [{"email": "cfo@customer.example", "response": "accepted"}],
-        },
-    )
+    meeting = {
+        "uid": "qbr-1",
+        "subject": "QBR",
+        "organizer": owner,
+        "start": f"{first}T10:00",
+        "duration_minutes": 60,
+        "attendees": [
+            {"email": "cfo@customer.example", "response": "accepted"},
+            {"email": guest, "response": "accepted"},
+        ],
+    }
+    for calendar in (owner, guest):
+        stack.sandbox.state.inject_event(calendar, meeting)
     for day in (first, second):
         assert stack.materialize(tenant, day, assets=MEETING_ASSETS).success
 
     def qbr(day: str) -> list[dict]:
         return [r for r in stack.rows("meetings", tenant, day) if r["subject"] == "QBR"]
 
-    assert len(qbr(first)) == 1 and qbr(second) == []
+    def raw(day: str) -> dict[str, str]:
+        rows = _meeting_rows(stack, tenant, day)
+        return {r["owner"]: r["status"] for r in rows if r["subject"] == "QBR"}
 
-    stack.sandbox.state.update_event(owner, "qbr-1", start=f"{second}T11:00")
+    assert len(qbr(first)) == 1 and qbr(second) == []
+    assert qbr(first)[0]["copies"] == 2
+
+    for calendar in (owner, guest):
+        stack.sandbox.state.update_event(calendar, "qbr-1", start=f"{second}T11:00")
     for day in (first, second):
         assert stack.materialize(tenant, day, assets=MEETING_ASSETS).success
     assert qbr(first) == []
     assert [r["start_at"].isoformat() for r in qbr(second)] == [f"{second}T11:00:00+00:00"]
 
-    stack.sandbox.state.update_event(owner, "qbr-1", status="cancelled")
+    for calendar in (owner, guest):
+        stack.sandbox.state.update_event(calendar, "qbr-1", status="cancelled")
     assert stack.materialize(tenant, second, assets=MEETING_ASSETS).success
+    assert raw(second) == {guest: "cancelled"}
     assert [r["status"] for r in qbr(second)] == ["cancelled"]
-    raw = [r for r in _meeting_rows(stack, tenant, second) if r["subject"] == "QBR"]
-    assert [r["status"] for r in raw] == ["cancelled"]
 
 
 def test_recurring_meetings_on_both_providers_are_one_row_per_occurrence(stack):
@@ -309,3 +322,49 @@ def test_one_real_message_or_meeting_is_one_row_per_tenant(stack):
     before = snapshot()
     assert stack.materialize(tenant_a, day, assets=ALL_ASSETS).success
     assert snapshot() == before
+
+
+def test_graph_deleted_occurrence_leaves_and_cancelled_invitation_is_kept_cancelled(stack):
+    """An Outlook attendee's calendar: Graph leaves a deleted occurrence out of calendarView, so
+    its row goes; the copy of a meeting its organiser cancelled stays, `isCancelled: true`."""
+    tenant = stack.workload.tenants[0].slug
+    owner = next(c.owner_email for c in stack.connections(tenant) if c.provider == "microsoft")
+    day = _day(2)
+    invited = {
+        "organizer": "boss@customer.example",
+        "attendees": [{"email": owner, "response": "accepted"}],
+    }
+    state = stack.sandbox.state
+    state.inject_event(
+        owner,
+        {
+            **invited,
+            "uid": "fidelity-daily",
+            "subject": "Daily with customer",
+            "start": f"{_day(3)}T15:00",
+            "rrule": "FREQ=DAILY;COUNT=3",
+        },
+    )
+    state.inject_event(
+        owner, {**invited, "uid": "fidelity-demo", "subject": "Demo", "start": f"{day}T18:00"}
+    )
+    assert stack.materialize(tenant, day, assets=MEETING_ASSETS).success
+
+    def mine() -> dict[str, str]:
+        rows = _meeting_rows(stack, tenant, day)
+        wanted = {"Daily with customer", "Demo"}
+        return {
+            r["subject"]: r["status"]
+            for r in rows
+            if r["owner"] == owner and r["subject"] in wanted
+        }
+
+    assert mine() == {"Daily with customer": "confirmed", "Demo": "confirmed"}
+    state.update_event(
+        owner, "fidelity-daily", exceptions=[{"original_start": f"{day}T15:00", "cancelled": True}]
+    )
+    state.update_event(owner, "fidelity-demo", status="cancelled")
+    assert stack.materialize(tenant, day, assets=MEETING_ASSETS).success
+    assert mine() == {"Demo": "cancelled"}
+    merged = [r for r in stack.rows("meetings", tenant, day) if r["subject"] == "Demo"]
+    assert [r["status"] for r in merged] == ["cancelled"]

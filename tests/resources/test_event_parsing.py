@@ -12,7 +12,14 @@ from resources.google.event_parsing import google_event_start, parse_google_even
 from resources.microsoft.calendar_connector import EVENT_FIELDS
 from resources.microsoft.event_parsing import graph_event_start, parse_graph_event
 from vocabulary.events import events_in_window, normalize_ical_uid
-from vocabulary.records import RESPONSES, Attendee, MeetingRecord, QuarantinedRecord, RawEvent
+from vocabulary.records import (
+    RESPONSES,
+    Attendee,
+    DeletedEvent,
+    MeetingRecord,
+    QuarantinedRecord,
+    RawEvent,
+)
 from vocabulary.windows import SyncWindow
 
 OWNER = ("owner@tenant.example", "o.alias@tenant.example")
@@ -100,7 +107,9 @@ def graph(**fields: Any) -> dict[str, Any]:
     return payload
 
 
-def parse_g(payload: Any, event_id: str = "evt1") -> MeetingRecord | QuarantinedRecord:
+def parse_g(
+    payload: Any, event_id: str = "evt1"
+) -> MeetingRecord | QuarantinedRecord | DeletedEvent:
     return parse_google_event(RawEvent(event_id, payload), OWNER)
 
 
@@ -376,6 +385,15 @@ def test_graph_all_day_shifted_into_utc_keeps_its_date(zone: str, start: str, en
 # ---- cancellation, organiser, responses ---------------------------------------------------------
 
 
+def test_google_deleted_event_with_no_time_is_a_deletion_not_garbage() -> None:
+    """Google's deleted events carry only `id` and `status`: no day to file them under."""
+    record = parse_g({"kind": "calendar#event", "id": "evt1", "status": "cancelled"}, "evt1")
+    assert record == DeletedEvent("evt1")
+    assert parse_g(google(status="cancelled", start=None, originalStartTime=None)) == DeletedEvent(
+        "evt1"
+    )
+
+
 def test_google_cancelled_occurrence_stub_lands_on_its_original_start() -> None:
     stub = {
         "kind": "calendar#event",
@@ -480,7 +498,7 @@ def test_windows_zone_ids_become_iana_names() -> None:
          "invalid_start"),
         (google(end={"date": "2026-11-21"}), "mixed_all_day"),
         (google(end={"dateTime": "2026-11-20T08:00:00+01:00"}), "end_before_start"),
-        (google(status="cancelled", start=None, originalStartTime=None), "missing_start"),
+        (google(status="tentative", start=None, originalStartTime=None), "missing_start"),
     ],
 )  # fmt: skip
 def test_google_garbage_is_quarantined(payload: Any, reason: str) -> None:

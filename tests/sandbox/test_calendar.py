@@ -252,14 +252,22 @@ def test_generated_calendars_have_the_required_shapes(
         for kind in KINDS:
             assert kinds[kind] >= 1, (box.address, kind)
         rows = server.state.truth_events(box.address, *span(workload))
-        assert 20 <= len(rows) <= 80
-        assert {r["status"] for r in rows} == {"confirmed", "cancelled"}
+        assert 15 <= len(rows) <= 80
+        assert {r["status"] for r in rows} <= {"confirmed", "cancelled"}
         responses = Counter(a["response"] for r in rows for a in r["attendees"])
         assert {"accepted", "declined", "tentative", "none"} <= set(responses)
         assert any(r["organized_by_owner"] for r in rows) and not all(
             r["organized_by_owner"] for r in rows
         )
-        assert any(r["is_exception"] and r["status"] == "cancelled" for r in rows)
+        # Google lists cancelled exceptions (minimal form); Graph leaves deleted occurrences out
+        # and shows only attendees' copies of cancelled meetings.
+        cancelled = {
+            (r["is_exception"], r["organized_by_owner"]) for r in rows if r["status"] == "cancelled"
+        }
+        if box.provider == "google":
+            assert (True, True) in cancelled or (True, False) in cancelled
+        else:
+            assert cancelled <= {(False, False)}
         assert any(r["start_time_zone"] != "UTC" for r in rows)
     # The stand-up of each tenant is one series on every connected calendar of the tenant.
     for tenant in workload.tenants:
@@ -302,7 +310,10 @@ def test_google_events_list_equals_truth_day_by_day(
         )
         starting = []
         for item in items:
-            when = item["start"]
+            if item["status"] == "cancelled" and "originalStartTime" not in item:
+                assert set(item) == {"kind", "etag", "id", "status"}  # deleted: no time at all
+                continue
+            when = item.get("start") or item["originalStartTime"]
             first = (
                 datetime.fromisoformat(when["date"]).replace(tzinfo=UTC)
                 if "date" in when
@@ -315,7 +326,12 @@ def test_google_events_list_equals_truth_day_by_day(
         assert [i["id"] for i, _ in starting] == [t["event_id"] for t in truth]
         for (item, first), row in zip(starting, truth, strict=True):
             assert first.isoformat() == row["start"]
-            assert item["status"] == row["status"] and item["iCalUID"] == row["ical_uid"]
+            assert item["status"] == row["status"]
+            if row["listed_as"] == "minimal":
+                keys = {"kind", "etag", "id", "status", "recurringEventId", "originalStartTime"}
+                assert set(item) == keys
+                continue
+            assert item["iCalUID"] == row["ical_uid"]
             assert item["summary"] == row["subject"]
             assert item["organizer"]["email"] == row["organizer"]
             assert item["organizer"].get("self", False) == row["organized_by_owner"]
@@ -506,8 +522,7 @@ def test_calendar_view_dst_series_prefer_zone_and_updates(
     ours = [i for i in calendar_view(http, server, token, lo, hi) if i["subject"] == "NY weekly"]
     assert [(i["start"]["dateTime"][:16], i["type"], i["isCancelled"]) for i in ours] == [
         ("2026-10-19T13:00", "occurrence", False),
-        ("2026-10-26T13:00", "exception", True),
-        ("2026-11-02T14:00", "occurrence", False),
+        ("2026-11-02T14:00", "occurrence", False),  # 10-26 was deleted: not listed
         ("2026-11-10T20:00", "exception", False),
         ("2026-11-16T14:00", "occurrence", False),
     ]
@@ -533,7 +548,9 @@ def test_calendar_view_dst_series_prefer_zone_and_updates(
     assert rows[0]["start"] == "2026-10-19T14:30:00+00:00"
     client.update_event(mbox.address, uid, status="cancelled")
     rows = [r for r in client.truth_events(mbox.address, lo, hi) if r["ical_uid"] == uid]
-    assert {r["status"] for r in rows} == {"cancelled"}
+    assert rows == []  # the organiser's cancelled series is gone from their calendar
+    listed = calendar_view(http, server, token, lo, hi)
+    assert [i for i in listed if i["subject"] == "NY weekly"] == []
     with pytest.raises(requests.HTTPError):
         client.update_event(mbox.address, "no-such-uid", subject="x")
 
@@ -562,7 +579,7 @@ def test_same_meeting_on_a_google_and_a_microsoft_calendar(
     google_keys = {
         (i["iCalUID"], utc(i["start"]["dateTime"]).strftime("%Y-%m-%dT%H:%M:%S.0000000"))
         for i in google
-        if "dateTime" in i["start"]
+        if "dateTime" in i.get("start", {})
     }
     assert len(graph_keys & google_keys) >= 3
 

@@ -330,6 +330,47 @@ def test_persistent_throttling_becomes_throttled(
     assert connector.stats.calls_by_method == {"gmail.users.messages.list": 2}
 
 
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(403, "userRateLimitExceeded"), (403, "rateLimitExceeded"), (429, "rateLimitExceeded")],
+)
+def test_rate_limits_without_retry_after_back_off_exponentially(
+    server: SandboxServer, mailbox: Mailbox, window: SyncWindow, status: int, reason: str
+) -> None:
+    """Gmail's 403 rate-limit reasons are throttling, not a permission problem: with no
+    Retry-After to honour, each retry waits about twice as long as the one before."""
+    ids = truth_message_ids(server, mailbox, window)[:20]
+    fault = {"status": status, "reason": reason, "retry_after": None}
+    server.state.set_fault(mailbox.address, "rate_limit", count=3, **fault)
+    waits: list[float] = []
+    connector = make_connector(server, mailbox, sleep=waits.append)
+    assert sorted(connector.list_message_ids(window)) == sorted(
+        truth_message_ids(server, mailbox, window)
+    )
+    assert connector.stats.retries == 3
+    for attempt, waited in enumerate(waits, start=1):
+        ceiling = 0.5 * 2 ** (attempt - 1)  # Backoff's base doubling, jittered to 50-100%
+        assert ceiling / 2 <= waited <= ceiling
+    assert len(waits) == 3
+
+    server.state.set_fault(mailbox.address, "rate_limit", count=5, **fault)  # 5 batch parts
+    fetched = [m.provider_message_id for m in connector.fetch_messages(ids)]
+    assert sorted(fetched) == sorted(ids) and connector.stats.retries == 3 + 5
+
+    server.state.set_fault(mailbox.address, "rate_limit", **fault)
+    with pytest.raises(ConnectionFailure) as caught:
+        make_connector(server, mailbox, sleep=waits.append, max_attempts=3).list_message_ids(window)
+    assert (caught.value.status, caught.value.cause_code) == (
+        ConnectionStatus.THROTTLED,
+        "rate_limited",
+    )
+    server.state.clear_faults()
+    server.state.set_fault(mailbox.address, "insufficient_permissions")
+    with pytest.raises(ConnectionFailure) as denied:
+        make_connector(server, mailbox, sleep=waits.append).list_message_ids(window)
+    assert denied.value.status is ConnectionStatus.INSUFFICIENT_PERMISSIONS
+
+
 def test_retry_after_beyond_the_cap_gives_up_at_once(
     server: SandboxServer, mailbox: Mailbox, window: SyncWindow
 ) -> None:

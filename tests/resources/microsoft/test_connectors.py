@@ -123,6 +123,42 @@ def test_listing_equals_truth_without_drafts_junk_and_deleted_items(
     assert sandbox["token_refreshes"] == 1
 
 
+def test_subfolders_of_junk_deleted_items_and_drafts_stay_out_user_folders_come_in(
+    server: SandboxServer, mailbox: Mailbox, window: SyncWindow
+) -> None:
+    """Graph folders nest: the connector walks the skipped folders' childFolders (two levels
+    here), while messages in user folders under Inbox and Sent Items are synced."""
+    placed = {
+        "inbox/Projects/2026": (["INBOX", "FOLDER:Projects/2026"], True),
+        "sentitems/Customers": (["SENT", "FOLDER:Customers"], True),
+        "junkemail/Suspicious": (["SPAM", "FOLDER:Suspicious"], False),
+        "deleteditems/Old/2025": (["TRASH", "FOLDER:Old/2025"], False),
+        "drafts/Templates": (["DRAFT", "FOLDER:Templates"], False),
+    }
+    when = int(window.start.timestamp() * 1000) + 3_600_000
+    ids: dict[str, tuple[str, bool]] = {}
+    for path, (labels, synced) in placed.items():
+        raw = (
+            f"From: Ann <ann@contoso.example>\r\nTo: {mailbox.address}\r\n"
+            f"Subject: {path}\r\nMessage-ID: <{path.replace('/', '.')}@contoso.example>\r\n"
+            "Date: Thu, 19 Nov 2026 10:00:00 +0000\r\n\r\nhello\r\n"
+        ).encode()
+        created = server.state.inject_raw(mailbox.address, raw, labels, internal_date_ms=when)
+        ids[path] = (created["id"], synced)
+    try:
+        connector = mail(server, mailbox)
+        listed = set(connector.list_message_ids(window))
+        assert {path for path, (i, _) in ids.items() if i in listed} == {
+            path for path, (_, synced) in ids.items() if synced
+        }
+        assert sorted(listed) == sorted(truth_message_ids(server, mailbox, window))
+        # drafts, junk and deleted items have children, and Old has one more: four listings
+        assert connector.stats.calls_by_method["graph.mailFolders.childFolders.list"] == 4
+    finally:
+        for message_id, _ in ids.values():
+            server.state.delete_message(mailbox.address, message_id)
+
+
 def test_listed_payloads_are_fetched_without_more_requests_and_parse_to_truth(
     server: SandboxServer, mailbox: Mailbox, window: SyncWindow
 ) -> None:
@@ -531,9 +567,9 @@ def test_calendar_equals_truth_day_by_day_across_dst(
         assert utc_hours_of_weekly == {13, 14}, "09:00 New York is 13:00 UTC, then 14:00 UTC"
         assert connector.stats.retries == 0
     assert {"all_day", "multi_day", "weekly", "standup", "midnight", "utc_midnight"} <= kinds
-    assert {("cancelled", "cancelled"), ("weekly", "cancelled"), ("standup", "cancelled")} <= (
-        statuses
-    )
+    # Graph leaves deleted occurrences out of calendarView, and an organiser's cancelled
+    # meeting is gone from their calendar (attendees' copies: tests/assets/test_microsoft_assets)
+    assert not {("weekly", "cancelled"), ("standup", "cancelled")} & statuses
 
 
 def test_calendar_paging_and_faults(
