@@ -125,6 +125,10 @@ class GraphMail:
             200, {"@odata.context": context_url(request, box, "mailFolders/$entity"), **resource}
         )
 
+    def message_item(self, box: Mailbox, msg: SandboxMessage, select: list[str] | None) -> Any:
+        """One message as listings show it (projected to `select`, malformed when asked)."""
+        return self._message_item(box, msg, select)
+
     def _message_item(self, box: Mailbox, msg: SandboxMessage, select: list[str] | None) -> Any:
         resource = self.renderer.resource(box, msg)
         if select is None:
@@ -187,6 +191,10 @@ class GraphMail:
             total, unread = counts.get(name, (0, 0))
             counts[name] = (total + 1, unread + ("UNREAD" in msg.label_ids))
         return counts
+
+    def folder_name(self, box: Mailbox, wanted: str) -> str | None:
+        """The well-known name of a folder given by id or well-known name, or None."""
+        return self._folder_name(box, wanted)
 
     def _folder_name(self, box: Mailbox, wanted: str) -> str | None:
         folders = folder_resources(box, {})

@@ -8,12 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from resources.schema.migrate import (
     LEGACY_REVISIONS,
     LEGACY_VERSION_TABLE,
+    alembic_config,
     head_revision,
     revisions_up_to,
     script_directory,
@@ -43,7 +45,8 @@ def table_names(wh: Warehouse) -> set[str]:
 def build_runner_era_database(wh: Warehouse, version: int) -> sa.MetaData:
     """A database as the pre-Alembic runner left it at `version`: its tables and its
     schema_migrations rows. Versions 1 and 2 come from the frozen revisions' table definitions
-    (the runner's own, verbatim); version 3's schema is today's (it has not changed since)."""
+    (the runner's own, verbatim); version 3's schema is what revision 0003 builds (the runner's
+    last), and its rows are written through today's tables, naming only version-3 columns."""
     md = sa.MetaData()
     if version == 3:
         md = schema_metadata()
@@ -51,7 +54,11 @@ def build_runner_era_database(wh: Warehouse, version: int) -> sa.MetaData:
         for revision in ALL_REVISIONS[:version]:
             script_directory().get_revision(revision).module.add_tables(md)
     with wh.write() as conn:
-        md.create_all(conn)
+        if version == 3:
+            command.upgrade(alembic_config(conn), "0003")
+            conn.execute(sa.text("DROP TABLE alembic_version"))
+        else:
+            md.create_all(conn)
         LEGACY_VERSION_TABLE.create(conn)
         conn.execute(
             sa.insert(LEGACY_VERSION_TABLE),
@@ -134,9 +141,9 @@ def add_runner_era_rows(wh: Warehouse, md: sa.MetaData) -> None:
 
 
 def test_revisions_form_one_chain_that_the_runner_versions_map_onto() -> None:
-    assert ALL_REVISIONS == ["0001", "0002", "0003"]
+    assert ALL_REVISIONS == ["0001", "0002", "0003", "0004"]
     assert script_directory().get_heads() == [head_revision()]
-    assert [LEGACY_REVISIONS[v] for v in sorted(LEGACY_REVISIONS)] == ALL_REVISIONS
+    assert [LEGACY_REVISIONS[v] for v in sorted(LEGACY_REVISIONS)] == ALL_REVISIONS[:3]
 
 
 def test_migrate_is_idempotent(warehouse_url: str) -> None:
@@ -195,6 +202,10 @@ def test_a_runner_era_database_upgrades_in_place(warehouse_url: str, version: in
         assert [m["attendees"] for m in meetings] == expected_meetings
         found = wh.existing_keys("raw_emails", "acme", "conn-a", "provider_message_id", ["kept"])
         assert found == {"kept"}
+        with wh.engine.connect() as conn:
+            (kept,) = conn.execute(sa.select(wh.table("raw_emails"))).mappings().all()
+        # Revision 0004: rows synced before tombstones existed are live.
+        assert (kept["removed_at"], kept["removed_reason"]) == (None, None)
     finally:
         wh.dispose()
 
