@@ -380,6 +380,8 @@ class SandboxState:
             store = self._store(self.mailbox(mailbox).address)
             self._history_counter += 1
             store.history_floor = self._history_counter
+            # The mailbox's own history id moves to the floor: a feed started now is valid.
+            store.last_history_id = self._history_counter
             store.changes.clear()
             return store.history_floor
 
