@@ -166,7 +166,13 @@ def test_moves_and_deletions_show_after_one_hourly_run(stack):
             "graph.mailFolders.get",
             "gmail.users.history.list",
         }, (address, by_method)
-    print("idle hourly run, API calls per mailbox:", calls)
+    print(
+        "idle hourly run, (api calls, http requests) per mailbox:",
+        {
+            row["provider"]: (row["api_calls"], row["http_requests"])
+            for row in _per_connection(idle)
+        },
+    )
     _assert_mirrors(stack, tenant)
 
 
