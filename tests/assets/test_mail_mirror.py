@@ -202,3 +202,28 @@ def test_a_forgotten_cursor_starts_over_with_a_full_listing(stack):
     _hourly(stack, tenant)
     _assert_mirrors(stack, tenant)
     assert _tombstones(stack, tenant)[back] == "spam"
+
+
+def test_a_full_listing_tombstones_what_it_no_longer_lists(stack):
+    """A backfill lists its day in full: held rows missing from the listing are tombstoned, and
+    come back when the provider lists them again."""
+    tenant = stack.workload.tenants[0].slug
+    state = stack.sandbox.state
+    _deliver(stack)
+    backfill = {BACKFILL_TAG: "b1"}
+    assert stack.materialize(tenant, OLD, tags=backfill, assets=MAIL).success
+    box = stack.workload.mailboxes[1]
+    gone, back = _pick(stack, box.address, OLD, 2)
+    state.set_labels(box.address, gone, ["SPAM"])
+    state.set_labels(box.address, back, ["TRASH"])
+    assert stack.materialize(tenant, OLD, tags=backfill, assets=MAIL).success
+    assert _tombstones(stack, tenant) == {gone: "not_listed", back: "not_listed"}
+    assert _live(stack, tenant, OLD) == stack.truth_ids(tenant, OLD)
+    state.set_labels(box.address, back, ["INBOX"])
+    assert stack.materialize(tenant, OLD, tags=backfill, assets=MAIL).success
+    assert _tombstones(stack, tenant) == {gone: "not_listed"}
+    assert _live(stack, tenant, OLD) == stack.truth_ids(tenant, OLD)
+    imids = {r["internet_message_id"] for r in stack.rows("emails", tenant, OLD)}
+    assert f"<mirror-{OLD}-0-{box.address}>" in imids or f"<mirror-{OLD}-1-{box.address}>" in imids
+    dead = {r["internet_message_id"] for r in stack.rows("raw_emails", tenant) if r["removed_at"]}
+    assert dead and not dead & imids
