@@ -70,15 +70,20 @@ def _rebuild(
 def rebuild_emails(
     warehouse: Warehouse, tenant_id: str, day: date, owners: Mapping[str, str]
 ) -> DedupeResult:
-    """emails rows for every message with a copy received on `day`, all its copies merged.
+    """emails rows for every message with a live copy received on `day`, all its live copies
+    merged (tombstoned copies left out).
 
     Copies of the same message received on neighbouring days (mailboxes see it minutes apart
     around midnight) are looked up by Internet-Message-ID, so the merged row is the same
     whichever day is rebuilt first.
     """
     raw = warehouse.table("raw_emails")
+    # Tombstoned copies are not in the mailbox any more: a message all of whose copies are
+    # tombstoned has no emails row (the tombstones stay in raw_emails).
+    live = raw.c.removed_at.is_(None)
     copies = _select(
-        warehouse, raw.select().where(raw.c.tenant_id == tenant_id, raw.c.partition_day == day)
+        warehouse,
+        raw.select().where(raw.c.tenant_id == tenant_id, raw.c.partition_day == day, live),
     )
     ids = sorted({c["internet_message_id"] for c in copies if c["internet_message_id"]})
     seen = {(c["connection_id"], c["provider_message_id"]) for c in copies}
@@ -89,6 +94,7 @@ def rebuild_emails(
                 raw.c.tenant_id == tenant_id,
                 raw.c.internet_message_id.in_(part),
                 raw.c.partition_day != day,
+                live,
             ),
         ):
             if (other["connection_id"], other["provider_message_id"]) not in seen:

@@ -6,6 +6,7 @@ from typing import Any
 
 import dagster as dg
 
+from assets import pending_rebuilds
 from assets.partitions import days_of, tenant_window
 from assets.tenant_sync import ConnectionSyncResult, TenantSync, TenantSyncResult, WindowSync
 from resources.connectors import ConnectorFactory, provider_settings
@@ -157,19 +158,28 @@ def rebuild_days(
     context: dg.AssetExecutionContext,
     store: Warehouse,
     partitions_def: dg.MultiPartitionsDefinition,
+    table_name: str,
     rebuild: Callable[[Warehouse, str, date, dict[str, str]], Any],
 ) -> dg.MaterializeResult:
-    """Rebuilds a deduplicated table for every tenant-day of the run; metadata sums the days."""
+    """Rebuilds a deduplicated table for every tenant-day of the run, and for the days of the
+    run's tenants that a change feed marked stale (assets/pending_rebuilds.py); metadata sums
+    the days."""
     totals = dict.fromkeys(("raw_rows", "rows", "multi_copy", "removed"), 0)
+    other_days = 0
     for tenant_id, days in tenant_days(context.partition_keys, partitions_def).items():
         connections = ConnectionStore(store).list_connections(tenant_id)
         owners = {c.connection_id: c.owner_email for c in connections}
-        for day in days:
-            result = rebuild(store, tenant_id, day.start.date(), owners)
+        marked = pending_rebuilds.pending(store, table_name, tenant_id)
+        own = {day.start.date() for day in days}
+        other_days += len(set(marked) - own)
+        for day in sorted(own | set(marked)):
+            result = rebuild(store, tenant_id, day, owners)
             for name in totals:
                 totals[name] += getattr(result, name)
+        pending_rebuilds.clear(store, table_name, tenant_id, marked)
     return dg.MaterializeResult(
         metadata={
+            "other_days_rebuilt": dg.MetadataValue.int(other_days),
             "raw_copies": dg.MetadataValue.int(totals["raw_rows"]),
             "rows": dg.MetadataValue.int(totals["rows"]),
             "seen_in_several": dg.MetadataValue.int(totals["multi_copy"]),

@@ -103,6 +103,6 @@ def _build(
     def table(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        return rebuild_days(context, warehouse.get(), partitions_def, spec.rebuild)
+        return rebuild_days(context, warehouse.get(), partitions_def, spec.table_name, spec.rebuild)
 
     return raw, table

@@ -79,6 +79,10 @@ class SandboxClient:
     def delete_message(self, mailbox: str, message_id: str) -> None:
         self._call("DELETE", f"/_sandbox/mailboxes/{quote(mailbox)}/messages/{quote(message_id)}")
 
+    def expire_history(self, mailbox: str) -> int:
+        """Forgets the mailbox's change history: stored historyIds and delta links go stale."""
+        return self._call("POST", f"/_sandbox/mailboxes/{quote(mailbox)}/history/expire")["floor"]
+
     def set_fault(self, mailbox: str, kind: str, **params: Any) -> dict[str, Any]:
         return self._call(
             "POST", "/_sandbox/faults", json={"mailbox": mailbox, "kind": kind, **params}

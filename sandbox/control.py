@@ -49,6 +49,7 @@ class ControlApi:
         add("POST", _BOX + r"/messages", self._inject)
         add("PUT", _BOX + r"/messages/(?P<id>[^/]+)/labels", self._labels)
         add("DELETE", _BOX + r"/messages/(?P<id>[^/]+)", self._delete)
+        add("POST", _BOX + r"/history/expire", self._expire_history)
         add("GET", r"/_sandbox/stats", lambda r, m: Response.json(200, self.state.stats()))
         add("POST", r"/_sandbox/stats/reset", self._reset_stats)
         add("GET", r"/_sandbox/quota", self._get_quota)
@@ -129,6 +130,9 @@ class ControlApi:
     def _delete(self, request: Request, match: re.Match[str]) -> Response:
         self.state.delete_message(unquote(match["box"]), unquote(match["id"]))
         return Response(204)
+
+    def _expire_history(self, request: Request, match: re.Match[str]) -> Response:
+        return Response.json(200, {"floor": self.state.expire_history(unquote(match["box"]))})
 
     def _reset_stats(self, request: Request, _: re.Match[str]) -> Response:
         self.state.reset_stats()

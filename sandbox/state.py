@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.faults import GRANT_FAULTS, FaultBook, Rejection, make_fault
-from sandbox.mailstore import MailStore
+from sandbox.mailstore import Change, MailStore
 from sandbox.quota import Meters
 from sandbox.stats import MailboxStats, totals
 from sandbox.tokens import (
@@ -86,6 +86,9 @@ class SandboxState:
             self._stores[address] = store
         for address in self._mailboxes:
             self._stores.setdefault(address, MailStore())
+        for store in self._stores.values():
+            # The workload's own history is not kept: a feed starts from today's history id.
+            store.history_floor = store.last_history_id
         self._faults = FaultBook()
         self._meters = Meters()
         self._in_flight: dict[str, int] = {}
@@ -366,9 +369,31 @@ class SandboxState:
             return self._store(mailbox).between(after_ms, before_ms)
 
     def history_id(self, mailbox: str) -> int:
+        """The mailbox's current history id (Gmail's getProfile and history.list answer it)."""
         with self._lock:
             store = self._store(mailbox)
-            return max(store.history.values(), default=self._history_counter)
+            return store.last_history_id or self._history_counter
+
+    def changes_after(self, mailbox: str, history_id: int) -> list[Change] | None:
+        """The mailbox's mutations after `history_id`, oldest first; None when that point is
+        older than the history the mailbox still keeps (Gmail: 404, Graph delta: 410)."""
+        with self._lock:
+            store = self._store(mailbox)
+            if history_id < store.history_floor:
+                return None
+            return store.changes_after(history_id)
+
+    def expire_history(self, mailbox: str) -> int:
+        """Forgets the mailbox's history up to now, as Gmail does after a week or so: every
+        cursor taken before must start over. Returns the new floor."""
+        with self._lock:
+            store = self._store(self.mailbox(mailbox).address)
+            self._history_counter += 1
+            store.history_floor = self._history_counter
+            # The mailbox's own history id moves to the floor: a feed started now is valid.
+            store.last_history_id = self._history_counter
+            store.changes.clear()
+            return store.history_floor
 
     def message_count(self, mailbox: str) -> tuple[int, int]:
         """(messages, threads) in the mailbox."""
@@ -421,7 +446,7 @@ class SandboxState:
                 kind="injected",
             )
             self._history_counter += 1
-            store.add(msg, self._history_counter)
+            store.add(msg, self._history_counter, record=True)
             return {"id": message_id, "threadId": thread_id}
 
     def _new_id(self, ms: int) -> str:
@@ -441,9 +466,8 @@ class SandboxState:
             msg = store.by_id.get(message_id)
             if msg is None:
                 raise UnknownMessage(message_id)
-            msg.label_ids = list(dict.fromkeys(labels))
             self._history_counter += 1
-            store.history[message_id] = self._history_counter
+            store.relabel(msg, list(dict.fromkeys(labels)), self._history_counter)
             return list(msg.label_ids)
 
     def delete_message(self, mailbox: str, message_id: str) -> None:
@@ -453,7 +477,8 @@ class SandboxState:
             msg = store.by_id.get(message_id)
             if msg is None:
                 raise UnknownMessage(message_id)
-            store.remove(msg)
+            self._history_counter += 1
+            store.remove(msg, self._history_counter)
 
     def truth(
         self,

@@ -6,8 +6,9 @@ libraries stay behind `MailConnector` / `CalendarConnector` in its own folder un
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from vocabulary.records import RawEvent, RawMessage
@@ -58,6 +59,25 @@ class ApiStats:
             self.calls_by_method[method] = self.calls_by_method.get(method, 0) + n
 
 
+@dataclass
+class MailChanges:
+    """What changed in a mailbox since the cursors the sync stored, provider-neutral.
+
+    `cursors` (scope -> opaque text) replace the stored ones once the changes are applied; an
+    id in `present` is in a synced folder now (new, restored, or moved between synced folders)
+    and its current state comes from `fetch_messages`; `removed` maps ids that left the synced
+    folders to a `Removal` reason. An id is never in both.
+    """
+
+    cursors: dict[str, str]
+    present: list[str] = field(default_factory=list)
+    removed: dict[str, str] = field(default_factory=dict)
+    relisted_since: datetime | None = None
+    """Set when the feed started over (no cursor yet, or one the provider forgot): `present` then
+    also lists every message received since this moment, so held rows of that span it lacks are
+    gone from the mailbox."""
+
+
 class MailConnector(Protocol):
     """One connected mailbox's mail, as the sync needs it.
 
@@ -75,6 +95,15 @@ class MailConnector(Protocol):
 
     def fetch_messages(self, message_ids: Sequence[str]) -> Iterator[RawMessage]:
         """The messages' header-level payloads, fetched in batches."""
+        ...
+
+    def mail_changes(
+        self, cursors: Mapping[str, str], relist_since: datetime, track_since: datetime
+    ) -> MailChanges:
+        """Changes since `cursors` (as a previous answer returned them), for every message
+        received since `track_since` at least. With no cursors, or when the provider no longer
+        knows them, the feed starts over: new cursors taken before a full listing of what was
+        received since `relist_since` (`relisted_since` set)."""
         ...
 
 

@@ -88,6 +88,29 @@ def is_syncable(labels: Iterable[str]) -> bool:
     return not SKIPPED_LABELS.intersection(labels)
 
 
+class Removal:
+    """Why a synced message's row was tombstoned (raw_emails.removed_reason, at most 16 chars)."""
+
+    TRASHED = "trashed"
+    SPAM = "spam"
+    DRAFT = "draft"
+    DELETED = "deleted"
+    """Deleted for good: the provider no longer knows the id."""
+    MOVED_OUT = "moved_out"
+    """Left every synced folder; the provider did not say where to."""
+    NOT_LISTED = "not_listed"
+    """Missing from a full listing of its window; the provider says nothing more."""
+
+
+_REMOVAL_BY_LABEL = (("TRASH", Removal.TRASHED), ("SPAM", Removal.SPAM), ("DRAFT", Removal.DRAFT))
+
+
+def removal_reason(labels: Iterable[str]) -> str | None:
+    """Why a message with these labels is not synced (trash wins over spam), or None."""
+    held = set(labels)
+    return next((reason for label, reason in _REMOVAL_BY_LABEL if label in held), None)
+
+
 @dataclass
 class Attendee:
     """One attendee; `response` is one of RESPONSES."""

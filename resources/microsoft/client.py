@@ -163,10 +163,18 @@ class GraphClient:
 
     # ---- one request -------------------------------------------------------------------------
 
-    def get(self, url: str, method: str, headers: Mapping[str, str] | None = None) -> GraphResponse:
+    def get(
+        self,
+        url: str,
+        method: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        accept: frozenset[int] = frozenset(),
+    ) -> GraphResponse:
         """GET `url` (absolute, on Graph's own origin), retried; an error answer is raised as
-        ConnectionFailure. 404 is returned, not raised: callers decide what "gone" means."""
-        return self._send("GET", url, method, headers=headers)
+        ConnectionFailure. 404 is returned, not raised: callers decide what "gone" means; so
+        are the statuses in `accept` (a delta link's 410)."""
+        return self._send("GET", url, method, headers=headers, accept=accept)
 
     def _send(
         self,
@@ -177,6 +185,7 @@ class GraphClient:
         calls: int = 1,
         headers: Mapping[str, str] | None = None,
         body: Any = None,
+        accept: frozenset[int] = frozenset(),
     ) -> GraphResponse:
         """One Graph request (`calls` > 1 for a `$batch` of that many parts), retried."""
         if urlsplit(url)[:2] != self._origin:
@@ -191,7 +200,7 @@ class GraphClient:
             )
             force_refresh = False
             if answer is not None:
-                if answer.ok or answer.gone:
+                if answer.ok or answer.gone or answer.status in accept:
                     return answer
                 if answer.status == 401 and not refreshed:
                     refreshed = force_refresh = True

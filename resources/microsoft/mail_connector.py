@@ -13,7 +13,8 @@ of its folder (`FOLDER_KEY`), so parsing can label it without knowing Graph's op
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from resources.microsoft.auth import GRAPH_MAIL_SCOPES
@@ -26,8 +27,8 @@ from resources.microsoft.client import (
 from resources.microsoft.errors import failure
 from resources.microsoft.mail_parsing import FOLDER_KEY
 from resources.microsoft.settings import MAX_BATCH_SIZE, GraphSettings
-from vocabulary.connectors import ApiStats
-from vocabulary.records import RawMessage
+from vocabulary.connectors import ApiStats, MailChanges
+from vocabulary.records import RawMessage, Removal
 from vocabulary.status import ConnectionStatus
 from vocabulary.text import identify_listed_item, safe_excerpt
 from vocabulary.windows import SyncWindow
@@ -59,6 +60,17 @@ LIST_METHOD = "graph.messages.list"
 GET_METHOD = "graph.messages.get"
 FOLDER_METHOD = "graph.mailFolders.get"
 CHILD_FOLDERS_METHOD = "graph.mailFolders.childFolders.list"
+FOLDER_LIST_METHOD = "graph.mailFolders.list"
+DELTA_METHOD = "graph.mailFolders.messages.delta"
+DELTA_SCOPE = "graph:folder:"
+"""Change cursors are per synced folder: this prefix, then the folder id; the cursor is the
+folder's @odata.deltaLink."""
+REMOVAL_BY_FOLDER = {
+    "deleteditems": Removal.TRASHED,
+    "junkemail": Removal.SPAM,
+    "drafts": Removal.DRAFT,
+}
+"""Why a message that left the synced folders is not synced, by the skipped folder it went to."""
 
 
 class GraphMailConnector:
@@ -160,7 +172,140 @@ class GraphMailConnector:
             elif message_id in fetched:
                 yield fetched[message_id]
 
+    def mail_changes(
+        self, cursors: Mapping[str, str], relist_since: datetime, track_since: datetime
+    ) -> MailChanges:
+        """A delta round per synced folder from its stored delta link. A folder seen for the
+        first time gets an initial round; when nothing is stored yet, a folder we tracked is
+        gone, or Graph forgot a link (410), every folder starts over and the initial rounds are
+        the full listing. Initial rounds track messages received since `track_since`."""
+        self._resolve_folders()
+        scopes = {DELTA_SCOPE + folder: folder for folder in self._synced_folders()}
+        restart = not cursors or bool(set(cursors) - set(scopes))
+        state: dict[str, str | None] = {}  # id -> None (in a synced folder) or removal reason
+        links: dict[str, str] = {}
+        if not restart:
+            for scope, folder in scopes.items():
+                stored = cursors.get(scope)
+                link = self._delta_round(
+                    stored or self._initial_delta_url(folder, track_since),
+                    state,
+                    # A new folder's messages are all "present"; only the span the sync
+                    # holds (or is about to) matters.
+                    keep_since=None if stored else relist_since,
+                )
+                if link is None:
+                    restart = True
+                    break
+                links[scope] = link
+        if restart:
+            state, links = {}, {}
+            for scope, folder in scopes.items():
+                url = self._initial_delta_url(folder, track_since)
+                link = self._delta_round(url, state, keep_since=relist_since)
+                if link is None:
+                    raise failure(ConnectionStatus.SYNC_ERROR, "delta_restart_refused")
+                links[scope] = link
+        self._explain_removals(state)
+        return MailChanges(
+            links,
+            present=[mid for mid, reason in state.items() if reason is None],
+            removed={mid: reason for mid, reason in state.items() if reason is not None},
+            relisted_since=relist_since if restart else None,
+        )
+
     # ---- internals -----------------------------------------------------------------------------
+
+    def _initial_delta_url(self, folder_id: str, track_since: datetime) -> str:
+        # Message delta documents only $select and a receivedDateTime ge/gt $filter here.
+        return self.client.url(
+            f"{self._user}/mailFolders/{folder_id}/messages/delta",
+            {
+                "$select": select(MESSAGE_FIELDS),
+                "$filter": f"receivedDateTime ge {graph_time(track_since)}",
+            },
+        )
+
+    def _delta_round(
+        self, url: str, state: dict[str, str | None], keep_since: datetime | None
+    ) -> str | None:
+        """Follows one folder's round to its @odata.deltaLink and folds its items into `state`
+        (a message present in any synced folder stays present whatever another folder says);
+        None when Graph no longer knows the link (410) or the folder is gone (404)."""
+        headers = {"Prefer": f"odata.maxpagesize={self._page_size}"}
+        seen: set[str] = set()
+        next_url = url
+        while True:
+            answer = self.client.get(next_url, DELTA_METHOD, headers, accept=frozenset({410}))
+            if answer.status in (404, 410):
+                return None
+            body = answer.body or {}
+            if not isinstance(body.get("value"), list):
+                raise failure(ConnectionStatus.SYNC_ERROR, "unreadable_page")
+            for item in body["value"]:
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                    continue
+                mid = item["id"]
+                if "@removed" in item:
+                    if state.get(mid, Removal.MOVED_OUT) is not None:
+                        state[mid] = Removal.MOVED_OUT
+                    continue
+                if keep_since is not None and _received_before(item, keep_since):
+                    continue
+                self._listed[mid] = RawMessage(mid, self._annotate(item))
+                state[mid] = None
+            delta_link = body.get("@odata.deltaLink")
+            if isinstance(delta_link, str) and delta_link:
+                return delta_link
+            link = body.get("@odata.nextLink")
+            if not isinstance(link, str) or not link or link in seen:
+                raise failure(ConnectionStatus.SYNC_ERROR, "delta_round_unfinished")
+            seen.add(link)
+            next_url = link
+
+    def _explain_removals(self, state: dict[str, str | None]) -> None:
+        """Asks Graph where the messages that left a synced folder went (one `$batch` per 20):
+        gone (deleted), in a skipped folder (trash, junk, drafts), or in another synced folder
+        after all (present)."""
+        moved = [mid for mid, reason in state.items() if reason is not None]
+        if not moved:
+            return
+        for mid, raw in self._fetch(moved).items():
+            folder = (raw.payload or {}).get(FOLDER_KEY)
+            if raw.payload is None:
+                continue
+            if folder in REMOVAL_BY_FOLDER:
+                state[mid] = REMOVAL_BY_FOLDER[folder]
+            elif raw.payload.get("parentFolderId") not in self._skipped:
+                self._listed[mid] = raw
+                state[mid] = None
+        for mid in moved:
+            if mid in self.vanished_message_ids:
+                state[mid] = Removal.DELETED
+
+    def _synced_folders(self) -> list[str]:
+        """Ids of every mail folder outside drafts, junk and deleted items, subfolders too."""
+        folders: list[str] = []
+        url: str | None = self.client.url(
+            f"{self._user}/mailFolders", {"$select": "id,childFolderCount", "$top": 100}
+        )
+        nested: list[str] = []
+        while url is not None:
+            for page in self.client.pages(url, FOLDER_LIST_METHOD):
+                for folder in page:
+                    folder_id = folder.get("id") if isinstance(folder, dict) else None
+                    if not isinstance(folder_id, str) or folder_id in self._skipped:
+                        continue
+                    folders.append(folder_id)
+                    if (folder.get("childFolderCount") or 0) > 0:
+                        nested.append(folder_id)
+            url = None
+            if nested:
+                url = self.client.url(
+                    f"{self._user}/mailFolders/{nested.pop()}/childFolders",
+                    {"$select": "id,childFolderCount", "$top": 100},
+                )
+        return list(dict.fromkeys(folders))
 
     def _annotate(self, payload: dict[str, Any]) -> dict[str, Any]:
         folder = (self._folders or {}).get(str(payload.get("parentFolderId")))
@@ -233,3 +378,15 @@ class GraphMailConnector:
                         nested.append((child_id, name))
         self._folders = folders
         self._skipped = skipped
+
+
+def _received_before(item: Mapping[str, Any], moment: datetime) -> bool:
+    """Whether a listed message was received before `moment` (unreadable dates: no)."""
+    received = item.get("receivedDateTime")
+    if not isinstance(received, str):
+        return False
+    try:
+        when = datetime.fromisoformat(received.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return when.tzinfo is not None and when < moment

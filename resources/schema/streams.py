@@ -78,6 +78,9 @@ def _raw_email_columns() -> list[sa.Column]:
         sa.Column("labels", json_list(), nullable=False),
         sa.Column("size_bytes", sa.BigInteger),
         sa.Column("header_defects", json_list(), nullable=False),
+        # A tombstone: the message left the synced folders (trash, spam, deleted, moved out).
+        sa.Column("removed_at", UTCDateTime),
+        sa.Column("removed_reason", sa.String(16)),
     ]
 
 
@@ -140,7 +143,7 @@ STREAM_TABLES: tuple[StreamTables, ...] = (
         quarantine_index="ix_quarantined_tenant_day",
         quarantine_columns=lambda: [sa.Column("received_at", UTCDateTime)],
         sync_log="sync_log",
-        counters=("listed", "already_held", "fetched", "vanished", "quarantined"),
+        counters=("listed", "already_held", "fetched", "vanished", "quarantined", "removed"),
         usage=("api_calls", "http_requests", "quota_units"),
         deduplicated="emails",
         dedup_key="email_key",

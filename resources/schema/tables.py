@@ -93,6 +93,31 @@ def _add_registry_tables(md: sa.MetaData) -> None:
     )
 
 
+def _add_change_tracking_tables(md: sa.MetaData) -> None:
+    """Where each connection stands in its provider's change feed, and the tenant-days whose
+    deduplicated rows a change outside a run's own days left stale."""
+    sa.Table(
+        "change_cursors",
+        md,
+        tenant_id_column(primary_key=True),
+        sa.Column("connection_id", sa.String(32), primary_key=True),
+        sa.Column("scope", sa.Text, primary_key=True),
+        sa.Column("cursor", sa.Text, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["connection_id"], ["connections.connection_id"], name="fk_change_cursors_connection"
+        ),
+    )
+    sa.Table(
+        "pending_rebuilds",
+        md,
+        tenant_id_column(primary_key=True),
+        sa.Column("table_name", sa.String(32), primary_key=True),
+        sa.Column("partition_day", sa.Date, primary_key=True),
+        sa.Column("marked_at", UTCDateTime, nullable=False),
+    )
+
+
 def _add_crm_tables(md: sa.MetaData) -> None:
     """Each tenant's CRM accounts and contacts, which decide what counts as an engagement."""
     sa.Table(
@@ -120,6 +145,7 @@ def schema_metadata() -> sa.MetaData:
     md = sa.MetaData()
     _add_registry_tables(md)
     _add_crm_tables(md)
+    _add_change_tracking_tables(md)
     for spec in STREAM_TABLES:
         add_stream_tables(md, spec)
     return md

@@ -21,6 +21,7 @@ from sandbox.google.errors import (
     unknown_parameter,
 )
 from sandbox.google.gmail_batch import GmailBatch
+from sandbox.google.gmail_history import HISTORY_TYPES, history_records
 from sandbox.google.gmail_payload import PayloadCache, bad_headers, message_resource
 from sandbox.google.gmail_query import QueryError, parse_query
 from sandbox.http import JSON_TYPE, Request, Response, Router
@@ -231,29 +232,34 @@ class GmailProvider:
         )
 
     def _history(self, request: Request, _: re.Match[str], mailbox: str) -> Response:
-        """Only `messagesAdded`-style records (every change since startHistoryId counts as one)."""
+        """users.history.list: the mailbox's changes after startHistoryId, oldest first, one
+        History record per change, paged; 404 when startHistoryId is older than what is kept."""
         try:
             start = int(request.param("startHistoryId") or "")
+            max_results = int(request.param("maxResults") or 100)
         except ValueError:
-            return google_error(400, "Missing or invalid startHistoryId", "invalidArgument")
-        changed = []
-        for msg in self.state.messages_between(mailbox):
-            _, history_id = self.state.message(mailbox, msg.id)
-            if history_id > start:
-                changed.append((history_id, msg))
-        changed.sort(key=lambda item: item[0])
+            return google_error(400, "Invalid startHistoryId or maxResults", "invalidArgument")
+        if max_results < 1:
+            return google_error(400, "Invalid maxResults: must be positive", "invalidArgument")
+        types = {t for value in request.params("historyTypes") for t in value.split(",") if t}
+        if types - set(HISTORY_TYPES):
+            return google_error(400, "Invalid value for historyTypes", "invalidArgument")
+        changes = self.state.changes_after(mailbox, start)
+        if changes is None:
+            return google_error(404, "Requested entity was not found.", "notFound")
+        records = history_records(changes, types or set(HISTORY_TYPES), request.param("labelId"))
+        offset = 0
+        token = request.param("pageToken")
+        if token:
+            if not token.isdigit():
+                return google_error(400, "Invalid pageToken", "invalidArgument")
+            offset = int(token)
+        page = records[offset : offset + min(max_results, 500)]
         body: dict[str, Any] = {"historyId": str(self.state.history_id(mailbox))}
-        if changed:
-            body["history"] = [
-                {
-                    "id": str(hid),
-                    "messages": [{"id": m.id, "threadId": m.thread_id}],
-                    "messagesAdded": [
-                        {"message": {"id": m.id, "threadId": m.thread_id, "labelIds": m.label_ids}}
-                    ],
-                }
-                for hid, m in changed
-            ]
+        if page:
+            body["history"] = page
+        if offset + len(page) < len(records):
+            body["nextPageToken"] = str(offset + len(page))
         return Response.json(200, body)
 
 

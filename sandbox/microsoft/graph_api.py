@@ -22,6 +22,7 @@ from urllib.parse import unquote
 from sandbox.http import Request, Response, Router
 from sandbox.microsoft.graph_batch import GraphBatch
 from sandbox.microsoft.graph_calendar import GraphCalendar
+from sandbox.microsoft.graph_delta import GraphDelta
 from sandbox.microsoft.graph_mail import GraphMail
 from sandbox.microsoft.graph_query import QueryError
 from sandbox.microsoft.graph_responses import (
@@ -69,6 +70,12 @@ class GraphProvider:
             "GET",
             _USER + r"/mailFolders/(?P<folder>[^/]+)",
             self._wrap("graph.mailFolders.get", GRAPH_MAIL_SCOPE, self.mail.folder),
+        )
+        delta = GraphDelta(state, self.mail)
+        add(
+            "GET",
+            _USER + r"/mailFolders/(?P<folder>[^/]+)/messages/delta",
+            self._wrap("graph.mailFolders.messages.delta", GRAPH_MAIL_SCOPE, delta.messages_delta),
         )
         add(
             "GET",

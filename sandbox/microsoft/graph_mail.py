@@ -157,6 +157,10 @@ class GraphMail:
         options = {"$select": query_options(request).get("$select")}
         return parse_list_query(options, {}, set(), set(FOLDER_PROPERTIES), "mailFolder").select
 
+    def message_item(self, box: Mailbox, msg: SandboxMessage, select: list[str] | None) -> Any:
+        """One message as listings show it (projected to `select`, malformed when asked)."""
+        return self._message_item(box, msg, select)
+
     def _message_item(self, box: Mailbox, msg: SandboxMessage, select: list[str] | None) -> Any:
         resource = self.renderer.resource(box, msg)
         if select is None:
@@ -219,6 +223,10 @@ class GraphMail:
             total, unread = counts.get(name, (0, 0))
             counts[name] = (total + 1, unread + ("UNREAD" in msg.label_ids))
         return counts
+
+    def folder_name(self, box: Mailbox, wanted: str) -> str | None:
+        """The path of the folder given by id or well-known name, or None."""
+        return self._folder_name(box, wanted)
 
     def _folder_name(
         self,

@@ -141,7 +141,7 @@ def add_runner_era_rows(wh: Warehouse, md: sa.MetaData) -> None:
 
 
 def test_revisions_form_one_chain_that_the_runner_versions_map_onto() -> None:
-    assert ALL_REVISIONS == ["0001", "0002", "0003", "0005"]
+    assert ALL_REVISIONS == ["0001", "0002", "0003", "0004", "0005"]
     assert script_directory().get_heads() == [head_revision()]
     assert [LEGACY_REVISIONS[v] for v in sorted(LEGACY_REVISIONS)] == ALL_REVISIONS[:3]
 
@@ -202,6 +202,10 @@ def test_a_runner_era_database_upgrades_in_place(warehouse_url: str, version: in
         assert [m["attendees"] for m in meetings] == expected_meetings
         found = wh.existing_keys("raw_emails", "acme", "conn-a", "provider_message_id", ["kept"])
         assert found == {"kept"}
+        with wh.engine.connect() as conn:
+            (kept,) = conn.execute(sa.select(wh.table("raw_emails"))).mappings().all()
+        # Revision 0004: rows synced before tombstones existed are live.
+        assert (kept["removed_at"], kept["removed_reason"]) == (None, None)
     finally:
         wh.dispose()
 

@@ -4,7 +4,7 @@ apart and flagged. Existing rows were merged on the id alone and start unflagged
 rebuild of their day splits and flags them.
 
 Revision ID: 0005
-Revises: 0003 (re-chained onto 0004 at merge)
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
