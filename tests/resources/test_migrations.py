@@ -304,9 +304,9 @@ def test_revision_0005_flags_no_existing_email_and_keeps_it(warehouse_url: str) 
     wh = Warehouse(warehouse_url)
     try:
         with wh.write() as conn:
-            command.upgrade(alembic_config(conn), "0003")
-            v3_emails = sa.Table("emails", sa.MetaData(), autoload_with=conn)
-            assert "message_id_conflict" not in v3_emails.c
+            command.upgrade(alembic_config(conn), "0004")
+            v4_emails = sa.Table("emails", sa.MetaData(), autoload_with=conn)
+            assert "message_id_conflict" not in v4_emails.c
             # Today's table object, without the new column: the v3 table has none to fill.
             conn.execute(
                 wh.table("emails").insert(),
