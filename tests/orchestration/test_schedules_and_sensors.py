@@ -108,15 +108,9 @@ def test_sensor_keeps_tenant_partitions_in_step(three_tenants, warehouse_url):
 
 
 def test_schedule_tick_requests_active_tenants(three_tenants, warehouse_url):
-    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(tenant_partitions.name, ["acme", "globex", "initech"])
-        at_midnight = dg.build_schedule_context(
-            instance=instance,
-            resources=resources,
-            repository_def=defs.get_repository_def(),
-            scheduled_execution_time=datetime(2026, 11, 22, 0, 5, tzinfo=UTC),
-        )
+        at_midnight = _tick(instance, warehouse_url, datetime(2026, 11, 22, 0, 5, tzinfo=UTC))
         requests = hourly_sync_schedule.evaluate_tick(at_midnight).run_requests
         # One run for the block of tenants: yesterday and today x acme..globex (initech has no
         # active connection, so the range stops before it).
@@ -125,16 +119,21 @@ def test_schedule_tick_requests_active_tenants(three_tenants, warehouse_url):
         ]
         assert all(r.partition_key is None for r in requests)
 
-        midday = dg.build_schedule_context(
-            instance=instance,
-            resources=resources,
-            repository_def=defs.get_repository_def(),
-            scheduled_execution_time=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
-        )
+        midday = _tick(instance, warehouse_url, datetime(2026, 11, 22, 13, 5, tzinfo=UTC))
         requests = hourly_sync_schedule.evaluate_tick(midday).run_requests
         assert [ranges(r) for r in requests] == [
             (str(tenant_day_key("acme", "2026-11-22")), str(tenant_day_key("globex", "2026-11-22")))
         ]
+
+
+def _tick(instance: dg.DagsterInstance, warehouse_url: str, at: datetime):
+    """The schedule's context for the tick at `at`, on the test's registry."""
+    return dg.build_schedule_context(
+        instance=instance,
+        resources={"warehouse": WarehouseResource(url=warehouse_url)},
+        repository_def=defs.get_repository_def(),
+        scheduled_execution_time=at,
+    )
 
 
 def ranges(request: dg.RunRequest) -> tuple[str, str]:
@@ -143,15 +142,9 @@ def ranges(request: dg.RunRequest) -> tuple[str, str]:
 
 def test_schedule_splits_tenants_into_blocks(three_tenants, warehouse_url, monkeypatch):
     monkeypatch.setenv(TENANTS_PER_RUN_ENV, "1")
-    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(tenant_partitions.name, ["acme", "globex", "initech"])
-        context = dg.build_schedule_context(
-            instance=instance,
-            resources=resources,
-            repository_def=defs.get_repository_def(),
-            scheduled_execution_time=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
-        )
+        context = _tick(instance, warehouse_url, datetime(2026, 11, 22, 13, 5, tzinfo=UTC))
         requests = hourly_sync_schedule.evaluate_tick(context).run_requests
         day = "2026-11-22"
         assert [ranges(r) for r in requests] == [
@@ -173,14 +166,8 @@ def test_shards_keep_partition_order_and_skip_idle_blocks():
 
 
 def test_schedule_skips_until_partitions_exist(three_tenants, warehouse_url):
-    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
-            instance=instance,
-            resources=resources,
-            repository_def=defs.get_repository_def(),
-            scheduled_execution_time=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
-        )
+        context = _tick(instance, warehouse_url, datetime(2026, 11, 22, 13, 5, tzinfo=UTC))
         data = hourly_sync_schedule.evaluate_tick(context)
         assert not data.run_requests
         assert "partition" in data.skip_message
@@ -220,7 +207,6 @@ def test_covered_tenants(tags, months, busy):
 
 
 def test_schedule_leaves_out_tenants_an_unfinished_run_covers(three_tenants, warehouse_url):
-    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(tenant_partitions.name, ["acme", "globex", "initech"])
         # A backfill run of globex's last days, being launched, and a finished run of acme's day.
@@ -235,12 +221,7 @@ def test_schedule_leaves_out_tenants_an_unfinished_run_covers(three_tenants, war
         instance.add_run(
             dg.DagsterRun("__ASSET_JOB", status=dg.DagsterRunStatus.SUCCESS, tags=done)
         )
-        context = dg.build_schedule_context(
-            instance=instance,
-            resources=resources,
-            repository_def=defs.get_repository_def(),
-            scheduled_execution_time=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
-        )
+        context = _tick(instance, warehouse_url, datetime(2026, 11, 22, 13, 5, tzinfo=UTC))
         requests = hourly_sync_schedule.evaluate_tick(context).run_requests
         day = "2026-11-22"
         assert [ranges(r) for r in requests] == [
