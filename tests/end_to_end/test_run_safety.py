@@ -30,12 +30,10 @@ from assets.partitions import tenant_day_key, tenant_partitions
 from orchestration.demo import provider_environment
 from orchestration.instance import SHIPPED_INSTANCE_CONFIG
 from paths import ROOT
-from resources.registry import Registry
-from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
 from sandbox.server import SandboxServer
 from sandbox.workload.generate import generate_workload
-from stack import WORKLOAD_NOW
+from stack import WORKLOAD_NOW, registered
 
 DAYS = [(WORKLOAD_NOW - timedelta(days=n)).date().isoformat() for n in (3, 2, 1)]
 WORKER_PID = re.compile(r"Started process for run \(pid: (\d+)\)")
@@ -120,19 +118,9 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         days=4,
         messages_per_mailbox_per_day=8,
     )
-    key = generate_key()
     warehouse_url = f"sqlite:///{tmp / 'warehouse.db'}"
-    warehouse = Warehouse(warehouse_url)
-    warehouse.migrate()
-    registry = Registry(warehouse, TokenCipher(key))
+    warehouse, _, key = registered(warehouse_url, workload, authorized_at=WORKLOAD_NOW)
     tenant = workload.tenants[0]
-    registry.tenants.add_tenant(
-        tenant.slug, tenant.name, tenant.internal_domains, tenant.blocked_domains, tenant.time_zone
-    )
-    for m in workload.mailboxes:
-        registry.connections.add_connection(
-            m.tenant, m.address, m.provider, m.refresh_token, authorized_at=WORKLOAD_NOW
-        )
     home = tmp / "dagster_home"
     home.mkdir()
     # The shipped file as it is: nothing of the test's own.
