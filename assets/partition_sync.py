@@ -28,8 +28,9 @@ PROVIDER_LABELS = " and ".join(kit.label for kit in PROVIDERS.values())
 
 CONNECTION_BUDGET_ENV = "TOUCHPOINT_CONNECTION_BUDGET_SECONDS"
 DEFAULT_CONNECTION_BUDGET_SECONDS = 180.0
-"""A heavy day (5,000 messages at Gmail's per-user ceiling of ~50 a second) takes ~100 s; a
-timeout storm costs ~50 s per call sequence, so a storming mailbox gives up after a few."""
+"""A heavy day (5,000 messages at a provider's per-mailbox ceiling of ~50 a second) takes
+~100 s; a timeout storm costs ~50 s per call sequence, so a storming mailbox gives up after a
+few."""
 
 
 def connection_budget(raw: str) -> float:
