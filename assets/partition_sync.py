@@ -1,5 +1,7 @@
 """What the synced assets share: the run's tenant-days, syncing and rebuilding them, metadata."""
 
+import math
+import os
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
@@ -24,6 +26,31 @@ SYNC_RESOURCE_KEYS = frozenset({"warehouse", "vault", *PROVIDERS})
 resource (keyed by provider name, as the provider table lists them)."""
 
 PROVIDER_LABELS = " and ".join(kit.label for kit in PROVIDERS.values())
+
+CONNECTION_BUDGET_ENV = "TOUCHPOINT_CONNECTION_BUDGET_SECONDS"
+DEFAULT_CONNECTION_BUDGET_SECONDS = 180.0
+"""A heavy day (5,000 messages at a provider's per-mailbox ceiling of ~50 a second) takes
+~100 s; a timeout storm costs ~50 s per call sequence, so a storming mailbox gives up after a
+few."""
+
+
+def connection_budget(raw: str) -> float:
+    """Seconds per window a connection may spend in a run (0: no budget); a bad value is one
+    clear error at load."""
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(
+            f"{CONNECTION_BUDGET_ENV}={raw!r} is not a number of seconds (0 turns the budget off)"
+        )
+    return seconds
+
+
+CONNECTION_BUDGET_SECONDS = connection_budget(
+    os.environ.get(CONNECTION_BUDGET_ENV, str(DEFAULT_CONNECTION_BUDGET_SECONDS))
+)
 
 
 def sync_resources(resources: Any) -> tuple[Warehouse, Registry, ConnectorFactory]:
@@ -77,11 +104,13 @@ def sync_metadata(results: list[TenantSyncResult]) -> dict[str, dg.MetadataValue
         stats.add(r.stats)
     connections = [c for r in results for c in r.connections]
     not_active = {c.connection_id for c in connections if c.status != ConnectionStatus.ACTIVE}
+    out_of_time = {c.connection_id for c in connections if c.out_of_time}
     metadata = {
         "tenants": dg.MetadataValue.int(len({r.tenant_id for r in results})),
         "tenant_days": dg.MetadataValue.int(len(results)),
         "connections": dg.MetadataValue.int(len({c.connection_id for c in connections})),
         "connections_not_active": dg.MetadataValue.int(len(not_active)),
+        "connections_out_of_time": dg.MetadataValue.int(len(out_of_time)),
         "api_calls": dg.MetadataValue.int(stats.api_calls),
         "http_requests": dg.MetadataValue.int(stats.http_requests),
         "quota_units": dg.MetadataValue.int(stats.quota_units),
@@ -121,7 +150,9 @@ def run_partition_sync(
     plan = tenant_days(context.partition_keys, partitions_def)
     total = sum(len(days) for days in plan.values())
     context.log.info(f"{window_sync.kind}: {total} tenant-day(s) of {len(plan)} tenant(s)")
-    tenant_sync = TenantSync(registry, window_sync, log=context.log)
+    tenant_sync = TenantSync(
+        registry, window_sync, log=context.log, budget_seconds=CONNECTION_BUDGET_SECONDS
+    )
     backfill = BACKFILL_TAG in context.run.tags
     results: list[TenantSyncResult] = []
     failures: dict[str, BaseException] = {}
@@ -130,7 +161,11 @@ def run_partition_sync(
             for day in days:
                 results.append(
                     tenant_sync.sync(
-                        tenant_id, day, run_id=context.run.run_id, explicit_backfill=backfill
+                        tenant_id,
+                        day,
+                        run_id=context.run.run_id,
+                        explicit_backfill=backfill,
+                        windows_in_run=len(days),
                     )
                 )
         except Exception as error:  # noqa: BLE001 - raised below, once the other tenants ran
@@ -138,6 +173,13 @@ def run_partition_sync(
             failures[tenant_id] = error
         if len(plan) > 1:
             context.log.info(f"{done}/{len(plan)} tenants done")
+    out_of_time = sorted({c.owner_email for r in results for c in r.connections if c.out_of_time})
+    if out_of_time:
+        context.log.warning(
+            f"{window_sync.kind}: {len(out_of_time)} connection(s) ran out of their time budget "
+            f"({CONNECTION_BUDGET_ENV}); what they left is recorded as missed windows: "
+            + ", ".join(out_of_time)
+        )
     if failures:
         raise _step_failure(failures)
     return dg.MaterializeResult(metadata=sync_metadata(results))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -18,11 +19,13 @@ from typing import Protocol
 
 from resources.registry import Connection, Registry
 from resources.warehouse import Warehouse
+from vocabulary.budget import TimeBudgetExhausted, time_budget
 from vocabulary.connectors import ApiStats
 from vocabulary.status import CREDENTIAL_STATUSES, ConnectionFailure, ConnectionStatus
 from vocabulary.windows import SyncWindow
 
 CONNECTION_KEY = ("tenant_id", "connection_id")
+OUT_OF_TIME = "time_budget_exhausted"
 
 
 @dataclass
@@ -45,6 +48,7 @@ class ConnectionSyncResult:
     cause_code: str | None = None
     explanation: str | None = None
     attempted: bool = True
+    out_of_time: bool = False
     stats: ApiStats = field(default_factory=ApiStats)
     seconds: float = 0.0
 
@@ -89,7 +93,14 @@ def chunks(items: Iterable, size: int) -> Iterator[list]:
 
 
 class TenantSync:
-    """Runs one WindowSync over every connection of one tenant."""
+    """Runs one WindowSync over every connection of one tenant.
+
+    `budget_seconds` bounds each connection's time in this sync (one run's step): that many
+    seconds per window the run holds for its tenant, pooled, so a backfill's quiet days leave
+    room for a busy one. Once spent, the connection stops for the run: the window it was in and
+    every later one are recorded as missed windows (cause `time_budget_exhausted`) and its
+    status is left alone, while the other connections go on.
+    """
 
     def __init__(
         self,
@@ -98,14 +109,23 @@ class TenantSync:
         *,
         initial_lookback: timedelta = timedelta(days=7),
         log: logging.Logger | None = None,
+        budget_seconds: float | None = None,
     ) -> None:
         self.registry = registry
         self.window_sync = window_sync
         self.initial_lookback = initial_lookback
         self.log = log or logging.getLogger(__name__)
+        self.budget_seconds = budget_seconds
+        self._spent: dict[str, float] = {}
 
     def sync(
-        self, tenant_id: str, window: SyncWindow, *, run_id: str, explicit_backfill: bool = False
+        self,
+        tenant_id: str,
+        window: SyncWindow,
+        *,
+        run_id: str,
+        explicit_backfill: bool = False,
+        windows_in_run: int = 1,
     ) -> TenantSyncResult:
         # An unknown tenant is a clear error, not an empty run.
         self.registry.tenants.get_tenant(tenant_id)
@@ -119,8 +139,12 @@ class TenantSync:
         for conn in connections:
             started = datetime.now(UTC)
             t0 = time.perf_counter()
-            outcome = self._sync_connection(conn, window, explicit_backfill)
+            left = self._time_left(conn.connection_id, windows_in_run)
+            outcome = self._sync_connection(conn, window, explicit_backfill, left)
             outcome.seconds = time.perf_counter() - t0
+            self._spent[conn.connection_id] = (
+                self._spent.get(conn.connection_id, 0.0) + outcome.seconds
+            )
             result.connections.append(outcome)
             if outcome.attempted:
                 self.window_sync.log(outcome, window, run_id, started)
@@ -133,8 +157,15 @@ class TenantSync:
             )
         return result
 
+    def _time_left(self, connection_id: str, windows_in_run: int) -> float | None:
+        """Seconds the connection may still spend in this sync; None without a budget."""
+        if not self.budget_seconds:
+            return None
+        allowance = self.budget_seconds * max(1, windows_in_run)
+        return allowance - self._spent.get(connection_id, 0.0)
+
     def _sync_connection(
-        self, conn: Connection, window: SyncWindow, explicit_backfill: bool
+        self, conn: Connection, window: SyncWindow, explicit_backfill: bool, left: float | None
     ) -> ConnectionSyncResult:
         out = ConnectionSyncResult(
             conn.tenant_id, conn.connection_id, conn.owner_email, conn.provider, conn.status
@@ -162,8 +193,16 @@ class TenantSync:
             out.cause_code = "before_authorization"
             out.explanation = "older than the connection's initial look-back; backfill to sync it"
             return out
+        if left is not None and left <= 0:
+            # Spent on an earlier window of this run: no provider call at all.
+            out.attempted = False
+            self._out_of_time(conn, window, out)
+            return out
         try:
-            self.window_sync.sync(conn, window, out)
+            with nullcontext() if left is None else time_budget(left):
+                self.window_sync.sync(conn, window, out)
+        except TimeBudgetExhausted:
+            self._out_of_time(conn, window, out)
         except ConnectionFailure as failure:
             out.status = failure.status.value
             out.cause_code = failure.cause_code
@@ -192,6 +231,25 @@ class TenantSync:
                     "the mailbox synced normally again",
                 )
         return out
+
+    def _out_of_time(self, conn: Connection, window: SyncWindow, out: ConnectionSyncResult) -> None:
+        """Records the window as missed for the next run; the connection's status stays."""
+        out.out_of_time = True
+        out.cause_code = OUT_OF_TIME
+        out.explanation = "the connection used its time budget for this run; the next run goes on"
+        self.registry.health.record_missed_window(
+            conn.connection_id,
+            window.start,
+            window.end,
+            conn.status,
+            OUT_OF_TIME,
+            stream=self.window_sync.kind,
+        )
+        self.log.warning(
+            f"{self.window_sync.kind} {conn.tenant_id} {conn.owner_email}: out of time budget "
+            f"({self.budget_seconds:g}s per window); [{window.start.isoformat()}, "
+            f"{window.end.isoformat()}) recorded as a missed window"
+        )
 
 
 def upsert_quarantine(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from orchestration.instance import write_local_instance_config
 from resources.providers import PROVIDERS
 from resources.secrets import generate_key
 from resources.settings import state_dir, write_private
@@ -106,11 +107,7 @@ def demo_environment(sandbox_url: str, sandbox_now: datetime) -> dict[str, str]:
     """The settings the code location reads, pointed at the sandbox and the local state folder."""
     home = state_dir()
     dagster_home = home / "dagster_home"
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    instance_config = dagster_home / "dagster.yaml"
-    if not instance_config.exists():
-        # local state only: the demo's runs and the UI need no usage reporting
-        instance_config.write_text("telemetry:\n  enabled: false\n")
+    write_local_instance_config(dagster_home)
     return {
         "TOUCHPOINT_HOME": str(home),
         "TOUCHPOINT_WAREHOUSE_URL": f"sqlite:///{home / 'warehouse.db'}",
@@ -359,6 +356,8 @@ def run_dev(dagster_args: list[str]) -> int:
         print("no .env from the demo here: run `bash scripts/demo.sh` first", file=sys.stderr)
         return 2
     env = dict(os.environ, **settings)
+    # The queue's limits and run monitoring as deploy/dagster.yaml has them today.
+    write_local_instance_config(Path(settings["DAGSTER_HOME"]))
     bin_dir = Path(sys.executable).parent
     port = str(urlparse(settings[SANDBOX_URL_ENV]).port)
     commands = [

@@ -3,12 +3,14 @@ that provider, and the connection's decrypted credentials."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from resources.providers import PROVIDERS, provider_kit
 from resources.registry import Connection, ConnectionStore
 from resources.secrets import UndecryptableTokenError
+from vocabulary.budget import budgeted_sleep
 from vocabulary.connectors import CalendarConnector, MailboxCredentials, MailConnector
 from vocabulary.status import TOKEN_UNDECRYPTABLE, ConnectionFailure, ConnectionStatus
 
@@ -27,7 +29,9 @@ class ConnectorFactory:
     """Decrypts a connection's credentials and hands them to its provider's connector.
 
     The msal token cache (for providers whose library keeps one) travels beside the refresh
-    token, encrypted, and is saved back whenever the library changes it.
+    token, encrypted, and is saved back whenever the library changes it. Every wait of the
+    connectors (retry backoff, quota pacing) goes through their settings' `sleep`, which the
+    factory bounds by the connection's time budget (vocabulary/budget.py).
     """
 
     def __init__(self, connections: ConnectionStore, settings: Mapping[str, Any]) -> None:
@@ -54,10 +58,15 @@ class ConnectorFactory:
             save_token_cache=save,
         )
 
+    def budgeted_settings(self, provider: str) -> Any:
+        """The provider's settings with a `sleep` that stops at the time budget's deadline."""
+        settings = self.settings[provider]
+        return dataclasses.replace(settings, sleep=budgeted_sleep(settings.sleep))
+
     def mail(self, conn: Connection) -> MailConnector:
         kit = provider_kit(conn.provider)
-        return kit.mail_connector(self.settings[kit.name], self.credentials(conn))
+        return kit.mail_connector(self.budgeted_settings(kit.name), self.credentials(conn))
 
     def calendar(self, conn: Connection) -> CalendarConnector:
         kit = provider_kit(conn.provider)
-        return kit.calendar_connector(self.settings[kit.name], self.credentials(conn))
+        return kit.calendar_connector(self.budgeted_settings(kit.name), self.credentials(conn))

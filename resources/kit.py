@@ -35,8 +35,10 @@ class ProviderKit:
     """One provider, as the rest of Touchpoint sees it.
 
     `name` is what `connections.provider` stores and the Dagster resource key of the provider's
-    resource. Connector builders take the plain settings the resource hands out and one
-    mailbox's decrypted credentials; parsers are pure functions from raw payloads to records.
+    resource. Connector builders take the plain settings the resource hands out (a frozen
+    dataclass whose `sleep` field every wait of the connectors goes through, so the connector
+    factory can bound it by the connection's time budget) and one mailbox's decrypted
+    credentials; parsers are pure functions from raw payloads to records.
     """
 
     name: str

@@ -118,18 +118,13 @@ def fast_google(base_url: str, **overrides) -> GoogleWorkspaceResource:
     return GoogleWorkspaceResource(**settings)
 
 
-@contextmanager
-def running_stack(warehouse_url: str, **workload_args) -> Iterator[Stack]:
-    args = {
-        "seed": 11,
-        "now": WORKLOAD_NOW,
-        "tenants": 2,
-        "mailboxes_per_tenant": 3,
-        "days": 3,
-        "messages_per_mailbox_per_day": 12,
-    }
-    args.update(workload_args)
-    workload = generate_workload(**args)
+def registered(
+    warehouse_url: str,
+    workload: Workload,
+    authorized_at: datetime = WORKLOAD_NOW - timedelta(days=1),
+) -> tuple[Warehouse, Registry, str]:
+    """A migrated warehouse holding the workload's tenants and connections, its registry and the
+    key their tokens are encrypted with."""
     key = generate_key()
     warehouse = Warehouse(warehouse_url)
     warehouse.migrate()
@@ -146,8 +141,24 @@ def running_stack(warehouse_url: str, **workload_args) -> Iterator[Stack]:
             m.refresh_token,
             aliases=m.aliases,
             scopes=m.scopes,
-            authorized_at=WORKLOAD_NOW - timedelta(days=1),
+            authorized_at=authorized_at,
         )
+    return warehouse, registry, key
+
+
+@contextmanager
+def running_stack(warehouse_url: str, **workload_args) -> Iterator[Stack]:
+    args = {
+        "seed": 11,
+        "now": WORKLOAD_NOW,
+        "tenants": 2,
+        "mailboxes_per_tenant": 3,
+        "days": 3,
+        "messages_per_mailbox_per_day": 12,
+    }
+    args.update(workload_args)
+    workload = generate_workload(**args)
+    warehouse, registry, key = registered(warehouse_url, workload)
     with SandboxServer(workload) as sandbox, dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(tenant_partitions.name, [t.slug for t in workload.tenants])
         yield Stack(

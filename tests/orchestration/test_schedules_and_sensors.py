@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -14,9 +14,12 @@ import pytest
 from assets.partitions import tenant_day_key, tenant_partitions
 from orchestration.definitions import defs
 from orchestration.schedules import (
+    MAX_RUNTIME_TAG,
+    PARTITION_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
     TENANTS_PER_RUN_ENV,
+    covered_tenants,
     days_to_sync,
     hourly_sync_schedule,
     shards,
@@ -105,15 +108,9 @@ def test_sensor_keeps_tenant_partitions_in_step(three_tenants, warehouse_url):
 
 
 def test_schedule_tick_requests_active_tenants(three_tenants, warehouse_url):
-    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(tenant_partitions.name, ["acme", "globex", "initech"])
-        at_midnight = dg.build_schedule_context(
-            instance=instance,
-            resources=resources,
-            repository_def=defs.get_repository_def(),
-            scheduled_execution_time=datetime(2026, 11, 22, 0, 5, tzinfo=UTC),
-        )
+        at_midnight = _tick(instance, warehouse_url, datetime(2026, 11, 22, 0, 5, tzinfo=UTC))
         requests = hourly_sync_schedule.evaluate_tick(at_midnight).run_requests
         # One run for the block of tenants: yesterday and today x acme..globex (initech has no
         # active connection, so the range stops before it).
@@ -122,16 +119,21 @@ def test_schedule_tick_requests_active_tenants(three_tenants, warehouse_url):
         ]
         assert all(r.partition_key is None for r in requests)
 
-        midday = dg.build_schedule_context(
-            instance=instance,
-            resources=resources,
-            repository_def=defs.get_repository_def(),
-            scheduled_execution_time=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
-        )
+        midday = _tick(instance, warehouse_url, datetime(2026, 11, 22, 13, 5, tzinfo=UTC))
         requests = hourly_sync_schedule.evaluate_tick(midday).run_requests
         assert [ranges(r) for r in requests] == [
             (str(tenant_day_key("acme", "2026-11-22")), str(tenant_day_key("globex", "2026-11-22")))
         ]
+
+
+def _tick(instance: dg.DagsterInstance, warehouse_url: str, at: datetime):
+    """The schedule's context for the tick at `at`, on the test's registry."""
+    return dg.build_schedule_context(
+        instance=instance,
+        resources={"warehouse": WarehouseResource(url=warehouse_url)},
+        repository_def=defs.get_repository_def(),
+        scheduled_execution_time=at,
+    )
 
 
 def ranges(request: dg.RunRequest) -> tuple[str, str]:
@@ -140,15 +142,9 @@ def ranges(request: dg.RunRequest) -> tuple[str, str]:
 
 def test_schedule_splits_tenants_into_blocks(three_tenants, warehouse_url, monkeypatch):
     monkeypatch.setenv(TENANTS_PER_RUN_ENV, "1")
-    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(tenant_partitions.name, ["acme", "globex", "initech"])
-        context = dg.build_schedule_context(
-            instance=instance,
-            resources=resources,
-            repository_def=defs.get_repository_def(),
-            scheduled_execution_time=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
-        )
+        context = _tick(instance, warehouse_url, datetime(2026, 11, 22, 13, 5, tzinfo=UTC))
         requests = hourly_sync_schedule.evaluate_tick(context).run_requests
         day = "2026-11-22"
         assert [ranges(r) for r in requests] == [
@@ -170,14 +166,73 @@ def test_shards_keep_partition_order_and_skip_idle_blocks():
 
 
 def test_schedule_skips_until_partitions_exist(three_tenants, warehouse_url):
-    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
-            instance=instance,
-            resources=resources,
-            repository_def=defs.get_repository_def(),
-            scheduled_execution_time=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
-        )
+        context = _tick(instance, warehouse_url, datetime(2026, 11, 22, 13, 5, tzinfo=UTC))
         data = hourly_sync_schedule.evaluate_tick(context)
         assert not data.run_requests
         assert "partition" in data.skip_message
+
+
+def test_shards_split_around_busy_tenants():
+    ordered = ["t1", "t2", "t3", "t4", "t5", "t6", "t7"]
+    active = set(ordered) - {"t6"}
+    assert shards(ordered, active, 10, frozenset({"t3"})) == [("t1", "t2"), ("t4", "t7")]
+    # an inactive tenant may lie inside a range, a busy one never
+    assert shards(ordered, active, 4, frozenset({"t4", "t7"})) == [("t1", "t3"), ("t5", "t5")]
+    assert shards(ordered, {"t2"}, 10, frozenset({"t2"})) == []
+
+
+TENANTS = ["t1", "t2", "t3", "t4"]
+TODAY = [date(2026, 11, 22)]
+
+
+@pytest.mark.parametrize(
+    ("tags", "months", "busy"),
+    [
+        ({PARTITION_TAG: "2026-11-22|t2"}, False, {"t2"}),
+        ({PARTITION_TAG: "2026-11-21|t2"}, False, set()),
+        # a backfill of t2..t3 over a month: today lies inside it, at neither end
+        ({RANGE_START_TAG: "2026-11-01|t2", RANGE_END_TAG: "2026-11-30|t3"}, False, {"t2", "t3"}),
+        ({RANGE_START_TAG: "2026-11-01|t1", RANGE_END_TAG: "2026-11-21|t4"}, False, set()),
+        # an archive run's dates are months: November holds the 22nd
+        ({RANGE_START_TAG: "2026-10-01|t4", RANGE_END_TAG: "2026-11-01|t4"}, True, {"t4"}),
+        ({RANGE_START_TAG: "2026-10-01|t4", RANGE_END_TAG: "2026-11-01|t4"}, False, set()),
+        ({PARTITION_TAG: "2026-11-22|gone"}, False, set()),
+        ({PARTITION_TAG: "some-other-partition"}, False, set()),
+        ({"touchpoint/trigger": "hourly"}, False, set()),
+    ],
+)
+def test_covered_tenants(tags, months, busy):
+    assert covered_tenants(tags, months, TENANTS, TODAY) == busy
+
+
+def test_schedule_leaves_out_tenants_an_unfinished_run_covers(three_tenants, warehouse_url):
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(tenant_partitions.name, ["acme", "globex", "initech"])
+        # A backfill run of globex's last days, being launched, and a finished run of acme's day.
+        backfill = {
+            RANGE_START_TAG: str(tenant_day_key("globex", "2026-11-20")),
+            RANGE_END_TAG: str(tenant_day_key("globex", "2026-11-22")),
+        }
+        instance.add_run(
+            dg.DagsterRun("__ASSET_JOB", status=dg.DagsterRunStatus.STARTING, tags=backfill)
+        )
+        done = {PARTITION_TAG: str(tenant_day_key("acme", "2026-11-22"))}
+        instance.add_run(
+            dg.DagsterRun("__ASSET_JOB", status=dg.DagsterRunStatus.SUCCESS, tags=done)
+        )
+        context = _tick(instance, warehouse_url, datetime(2026, 11, 22, 13, 5, tzinfo=UTC))
+        requests = hourly_sync_schedule.evaluate_tick(context).run_requests
+        day = "2026-11-22"
+        assert [ranges(r) for r in requests] == [
+            (str(tenant_day_key("acme", day)), str(tenant_day_key("acme", day)))
+        ]
+        assert requests[0].tags[MAX_RUNTIME_TAG] == "10800"
+
+        # Once a run holds acme's day too, the tick has nothing left to request.
+        instance.add_run(
+            dg.DagsterRun("tenant_sync_job", status=dg.DagsterRunStatus.STARTED, tags=done)
+        )
+        data = hourly_sync_schedule.evaluate_tick(context)
+        assert not data.run_requests
+        assert "already covers" in data.skip_message
