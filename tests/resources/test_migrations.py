@@ -43,10 +43,15 @@ def table_names(wh: Warehouse) -> set[str]:
 def build_runner_era_database(wh: Warehouse, version: int) -> sa.MetaData:
     """A database as the pre-Alembic runner left it at `version`: its tables and its
     schema_migrations rows. Versions 1 and 2 come from the frozen revisions' table definitions
-    (the runner's own, verbatim); version 3's schema is today's (it has not changed since)."""
+    (the runner's own, verbatim); version 3's is today's minus what later revisions added."""
     md = sa.MetaData()
     if version == 3:
-        md = schema_metadata()
+        # Version 3's schema: today's minus what revisions after 0003 added.
+        later = {"incidents", "incident_notifications", "missed_windows"}
+        for table in schema_metadata().sorted_tables:
+            if table.name not in later:
+                table.to_metadata(md)
+        script_directory().get_revision("0003").module._missed_windows(md, "missed_windows")
     else:
         for revision in ALL_REVISIONS[:version]:
             script_directory().get_revision(revision).module.add_tables(md)
@@ -134,9 +139,9 @@ def add_runner_era_rows(wh: Warehouse, md: sa.MetaData) -> None:
 
 
 def test_revisions_form_one_chain_that_the_runner_versions_map_onto() -> None:
-    assert ALL_REVISIONS == ["0001", "0002", "0003"]
+    assert ALL_REVISIONS == ["0001", "0002", "0003", "0006"]
     assert script_directory().get_heads() == [head_revision()]
-    assert [LEGACY_REVISIONS[v] for v in sorted(LEGACY_REVISIONS)] == ALL_REVISIONS
+    assert [LEGACY_REVISIONS[v] for v in sorted(LEGACY_REVISIONS)] == ALL_REVISIONS[:3]
 
 
 def test_migrate_is_idempotent(warehouse_url: str) -> None:
@@ -195,6 +200,16 @@ def test_a_runner_era_database_upgrades_in_place(warehouse_url: str, version: in
         assert [m["attendees"] for m in meetings] == expected_meetings
         found = wh.existing_keys("raw_emails", "acme", "conn-a", "provider_message_id", ["kept"])
         assert found == {"kept"}
+        # The failing connection got its open incident, holding its open window.
+        with wh.engine.connect() as conn:
+            (incident,) = conn.execute(sa.select(wh.table("incidents"))).mappings().all()
+        assert (incident["tenant_id"], incident["connection_id"]) == ("acme", "conn-a")
+        assert (incident["status"], incident["opened_at"], incident["closed_at"]) == (
+            "invalid_credentials",
+            T0,
+            None,
+        )
+        assert window["incident_id"] == incident["incident_id"]
     finally:
         wh.dispose()
 
