@@ -4,8 +4,10 @@ One small class per responsibility, each over the Warehouse:
 - `TenantStore` (tenants.py): tenants and their CRM accounts and contacts;
 - `ConnectionStore` (connections.py): connections and their refresh token and msal token cache,
   encrypted with TokenCipher;
-- `ConnectionHealth` (health.py): status changes with their history, and missed windows.
-`Registry` bundles the three for code that needs several (a tenant sync run, the tests).
+- `ConnectionHealth` (health.py): status changes with their history, and missed windows;
+  each change drives the connection's incident;
+- `IncidentStore` (incidents.py, rules in incident_rules.py): incidents and their notifications.
+`Registry` bundles them for code that needs several (a tenant sync run, the tests).
 """
 
 from __future__ import annotations
@@ -20,27 +22,51 @@ from resources.registry.errors import (
     UnknownTenantError,
 )
 from resources.registry.health import ConnectionHealth
-from resources.registry.records import Connection, MissedWindow, StatusChange, Tenant
+from resources.registry.incident_rules import (
+    FAILING_STATUSES,
+    NotificationChannel,
+    NotificationKind,
+    NotificationResult,
+)
+from resources.registry.incidents import IncidentStore, UnknownIncidentError
+from resources.registry.records import (
+    Connection,
+    Incident,
+    IncidentCursor,
+    MissedWindow,
+    Notification,
+    StatusChange,
+    Tenant,
+)
 from resources.registry.tenants import TenantStore
 from resources.registry.validation import TENANT_SLUG_RE, validate_tenant_id
 from resources.secrets import TokenCipher
 from resources.warehouse import Warehouse
 
 __all__ = [
+    "FAILING_STATUSES",
     "TENANT_SLUG_RE",
     "Connection",
     "ConnectionHealth",
     "ConnectionStore",
     "DuplicateConnectionError",
     "DuplicateTenantError",
+    "Incident",
+    "IncidentCursor",
+    "IncidentStore",
     "InvalidInputError",
     "MissedWindow",
+    "Notification",
+    "NotificationChannel",
+    "NotificationKind",
+    "NotificationResult",
     "Registry",
     "RegistryError",
     "StatusChange",
     "Tenant",
     "TenantStore",
     "UnknownConnectionError",
+    "UnknownIncidentError",
     "UnknownTenantError",
     "connection_id_for",
     "validate_tenant_id",
@@ -48,7 +74,7 @@ __all__ = [
 
 
 class Registry:
-    """The three registry parts over one warehouse: `tenants`, `connections`, `health`.
+    """The registry parts over one warehouse: `tenants`, `connections`, `health`, `incidents`.
 
     With `cipher=None` the key is read from TOUCHPOINT_SECRET_KEY the first time a token is
     stored or read, so listing tenants and connections needs no key at all.
@@ -58,4 +84,5 @@ class Registry:
         self.warehouse = warehouse
         self.tenants = TenantStore(warehouse)
         self.connections = ConnectionStore(warehouse, cipher)
-        self.health = ConnectionHealth(warehouse)
+        self.incidents = IncidentStore(warehouse)
+        self.health = ConnectionHealth(warehouse, self.incidents)
