@@ -21,9 +21,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 
+import dagster as dg
 import sqlalchemy as sa
 
 from resources import settings
+from resources.connectors import verify_token_owner
 from resources.providers import PROVIDERS
 from resources.registry import (
     Connection,
@@ -33,8 +35,10 @@ from resources.registry import (
     Tenant,
     TenantStore,
 )
+from resources.registry.validation import normalise_email
 from resources.secrets import SecretKeyError, generate_key
 from resources.warehouse import Warehouse, WarehouseError
+from vocabulary.status import TOKEN_OWNER_MISMATCH, ConnectionFailure
 
 EXIT_USAGE = 2
 ENV_VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -257,7 +261,14 @@ def cmd_connections_add(args: argparse.Namespace) -> int:
     token = _read_refresh_token(args)
     authorized_at = _parse_aware_datetime(args.authorized_at) if args.authorized_at else None
     with open_warehouse(args) as warehouse:
-        connection = ConnectionStore(warehouse).add_connection(
+        store = ConnectionStore(warehouse)
+        # Mistakes we can see locally are reported before the provider is asked anything.
+        TenantStore(warehouse).get_tenant(args.tenant)
+        owner = normalise_email(args.owner, "owner email")
+        aliases = [normalise_email(a, "alias") for a in args.alias]
+        store.cipher  # noqa: B018 - a missing or malformed key fails here, not after the call
+        _verify_token_owner(args.provider, owner, aliases, token)
+        connection = store.add_connection(
             args.tenant,
             args.owner,
             args.provider,
@@ -268,6 +279,28 @@ def cmd_connections_add(args: argparse.Namespace) -> int:
         )
     print(connection.connection_id)
     return 0
+
+
+def _verify_token_owner(provider: str, owner: str, aliases: list[str], token: str) -> None:
+    """Refuse (storing nothing) a token its provider does not say belongs to the owner or an
+    alias: a token is only ever used for the mailbox it was proven to belong to."""
+    kit = PROVIDERS[provider]
+    try:
+        provider_settings = kit.resource().process_config_and_initialize().settings()
+    except dg.DagsterInvalidConfigError:
+        raise CommandError(
+            f"cannot check whose token this is: the {provider} provider is not configured "
+            "(see its TOUCHPOINT_* settings); nothing was stored"
+        ) from None
+    try:
+        verify_token_owner(provider, provider_settings, owner, aliases, token)
+    except ConnectionFailure as failure:
+        if failure.cause_code == TOKEN_OWNER_MISMATCH:
+            raise CommandError(f"{failure.explanation}; nothing was stored") from None
+        raise CommandError(
+            f"{kit.label} refused the token ({failure.status.value}, {failure.cause_code}); "
+            "nothing was stored"
+        ) from None
 
 
 def cmd_connections_list(args: argparse.Namespace) -> int:

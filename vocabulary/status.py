@@ -36,6 +36,11 @@ TRANSIENT_STATUSES = frozenset({ConnectionStatus.THROTTLED, ConnectionStatus.NO_
 """Failures that usually heal by themselves: they alert only when they persist."""
 
 
+TOKEN_OWNER_MISMATCH = "token_owner_mismatch"
+"""Cause code of a token that belongs to another account than the connection's owner: it is
+never used for the owner's mailbox (a credential failure until the owner reconnects)."""
+
+
 class ConnectionFailure(Exception):
     """A classified, expected failure of one connection.
 

@@ -76,6 +76,10 @@ def _decode_message(message_id: str, content: Any) -> RawMessage:
 class GoogleMailConnector:
     """Gmail of one connected mailbox (`MailConnector`).
 
+    Every call addresses the owner's mailbox by address (`userId=owner_email`, never `me`), so
+    a token of another account is refused by Gmail ("Delegation denied", 403 `forbidden`) and
+    fails as `token_owner_mismatch` instead of filling the owner's rows with someone else's mail.
+
     `quota_units_per_second` paces every call so the mailbox's quota is never exceeded (batches
     shrink to fit it). Throttling and outages are retried up to `max_attempts` per call with
     capped exponential backoff and jitter, never waiting less than Retry-After; an answer asking
@@ -146,7 +150,7 @@ class GoogleMailConnector:
         page_token: str | None = None
         while True:
             params: dict[str, Any] = {
-                "userId": "me",
+                "userId": self.owner_email,
                 "q": query,
                 "includeSpamTrash": False,
                 "maxResults": LIST_PAGE_SIZE,
@@ -213,7 +217,10 @@ class GoogleMailConnector:
 
     def _get_request(self, message_id: str) -> Any:
         return self._messages.get(
-            userId="me", id=message_id, format="metadata", metadataHeaders=list(METADATA_HEADERS)
+            userId=self.owner_email,
+            id=message_id,
+            format="metadata",
+            metadataHeaders=list(METADATA_HEADERS),
         )
 
     def _fetch_chunk(self, chunk: list[str]) -> dict[str, _Outcome]:
