@@ -99,14 +99,17 @@ def _open_existing_incidents(conn: sa.Connection, incidents: sa.Table) -> None:
     """One open incident per connection that is failing, or active with open missed windows;
     its open windows are linked to it."""
     connections, windows = _connections, _windows
-    open_windows = sa.select(
-        windows.c.tenant_id,
-        windows.c.connection_id,
-        sa.func.min(windows.c.recorded_at).label("first_missed"),
-        sa.func.max(windows.c.recorded_at).label("last_missed"),
-    ).where(windows.c.recovered_at.is_(None)).group_by(
-        windows.c.tenant_id, windows.c.connection_id
-    ).subquery()
+    open_windows = (
+        sa.select(
+            windows.c.tenant_id,
+            windows.c.connection_id,
+            sa.func.min(windows.c.recorded_at).label("first_missed"),
+            sa.func.max(windows.c.recorded_at).label("last_missed"),
+        )
+        .where(windows.c.recovered_at.is_(None))
+        .group_by(windows.c.tenant_id, windows.c.connection_id)
+        .subquery()
+    )
     joined = connections.outerjoin(
         open_windows,
         sa.and_(
