@@ -1,9 +1,10 @@
 """`touchpoint`: the command line that manages keys, the warehouse schema, tenants and connections.
 
 Refresh tokens are read from stdin or from a named environment variable, never from argv,
-where any user on the machine could read them with `ps`. Expected failures (unknown tenant, bad
-slug, missing or wrong key, unusable URL, unreachable database) print one line to stderr and
-exit 2; their texts are built to contain no token.
+where any user on the machine could read them with `ps`. `connections add` asks the provider
+whose token it is and stores nothing unless it is the owner's (or an alias's). Expected failures
+(unknown tenant, bad slug, missing or wrong key, unusable URL, unreachable database, a token of
+another account) print one line to stderr and exit 2; their texts are built to contain no token.
 
 Extending: `build_parser()` returns the parser and its subcommand action; each subcommand sets
 `handler` (a function of the parsed arguments returning the exit code) with `set_defaults`, and
@@ -157,7 +158,9 @@ def _add_connection_commands(commands: Any) -> None:
     connections = commands.add_parser("connections", help="add, list and inspect connections")
     sub = connections.add_subparsers(dest="connections_command", metavar="ACTION", required=True)
 
-    add = sub.add_parser("add", help="connect a mailbox (token from stdin or an env variable)")
+    add = sub.add_parser(
+        "add", help="connect a mailbox (token from stdin or an env variable; owner checked)"
+    )
     add.add_argument("--tenant", required=True, help="tenant slug")
     add.add_argument("--owner", required=True, help="mailbox owner's email address")
     add.add_argument("--provider", required=True, choices=PROVIDERS)
