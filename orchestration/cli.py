@@ -1,10 +1,12 @@
 """`touchpoint`: the command line that manages keys, the warehouse schema, tenants and connections.
 
 Refresh tokens are read from stdin or from a named environment variable, never from argv,
-where any user on the machine could read them with `ps`. Expected failures (unknown tenant, bad
-slug, bad input, missing or wrong key, unusable state folder or URL, unreachable database)
-print one line to stderr and exit 2; their texts are built to contain no token. `keys rotate`
-exits 1 when it finished but had to leave connections whose tokens no key decrypts.
+where any user on the machine could read them with `ps`. `connections add` asks the provider
+whose token it is and stores nothing unless it is the owner's (or an alias's). Expected failures
+(unknown tenant, bad slug, bad input, missing or wrong key, unusable state folder or URL,
+unreachable database, a token of another account) print one line to stderr and exit 2; their
+texts are built to contain no token. `keys rotate` exits 1 when it finished but had to leave
+connections whose tokens no key decrypts.
 
 Extending: `build_parser()` returns the parser and its subcommand action; each subcommand sets
 `handler` (a function of the parsed arguments returning the exit code) with `set_defaults`, and
@@ -22,9 +24,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 
+import dagster as dg
 import sqlalchemy as sa
 
 from resources import settings
+from resources.connectors import verify_token_owner
 from resources.providers import PROVIDERS
 from resources.registry import (
     Connection,
@@ -35,8 +39,10 @@ from resources.registry import (
     TenantStore,
     rotate_tokens,
 )
+from resources.registry.validation import normalise_email
 from resources.secrets import SecretKeyError, generate_key
 from resources.warehouse import Warehouse, WarehouseError
+from vocabulary.status import TOKEN_OWNER_MISMATCH, ConnectionFailure
 from vocabulary.text import short_repr
 
 EXIT_USAGE = 2
@@ -177,7 +183,9 @@ def _add_connection_commands(commands: Any) -> None:
     connections = commands.add_parser("connections", help="add, list and inspect connections")
     sub = connections.add_subparsers(dest="connections_command", metavar="ACTION", required=True)
 
-    add = sub.add_parser("add", help="connect a mailbox (token from stdin or an env variable)")
+    add = sub.add_parser(
+        "add", help="connect a mailbox (token from stdin or an env variable; owner checked)"
+    )
     add.add_argument("--tenant", required=True, help="tenant slug")
     add.add_argument("--owner", required=True, help="mailbox owner's email address")
     add.add_argument("--provider", required=True, choices=PROVIDERS)
@@ -309,7 +317,14 @@ def cmd_connections_add(args: argparse.Namespace) -> int:
     token = _read_refresh_token(args)
     authorized_at = _parse_aware_datetime(args.authorized_at) if args.authorized_at else None
     with open_warehouse(args) as warehouse:
-        connection = ConnectionStore(warehouse).add_connection(
+        store = ConnectionStore(warehouse)
+        # Mistakes we can see locally are reported before the provider is asked anything.
+        TenantStore(warehouse).get_tenant(args.tenant)
+        owner = normalise_email(args.owner, "owner email")
+        aliases = [normalise_email(a, "alias") for a in args.alias]
+        store.cipher  # noqa: B018 - a missing or malformed key fails here, not after the call
+        _verify_token_owner(args.provider, owner, aliases, token)
+        connection = store.add_connection(
             args.tenant,
             args.owner,
             args.provider,
@@ -320,6 +335,28 @@ def cmd_connections_add(args: argparse.Namespace) -> int:
         )
     print(connection.connection_id)
     return 0
+
+
+def _verify_token_owner(provider: str, owner: str, aliases: list[str], token: str) -> None:
+    """Refuse (storing nothing) a token its provider does not say belongs to the owner or an
+    alias: a token is only ever used for the mailbox it was proven to belong to."""
+    kit = PROVIDERS[provider]
+    try:
+        provider_settings = kit.resource().process_config_and_initialize().settings()
+    except dg.DagsterInvalidConfigError:
+        raise CommandError(
+            f"cannot check whose token this is: the {provider} provider is not configured "
+            "(see its TOUCHPOINT_* settings); nothing was stored"
+        ) from None
+    try:
+        verify_token_owner(provider, provider_settings, owner, aliases, token)
+    except ConnectionFailure as failure:
+        if failure.cause_code == TOKEN_OWNER_MISMATCH:
+            raise CommandError(f"{failure.explanation}; nothing was stored") from None
+        raise CommandError(
+            f"{kit.label} refused the token ({failure.status.value}, {failure.cause_code}); "
+            "nothing was stored"
+        ) from None
 
 
 def cmd_connections_list(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ that provider, and the connection's decrypted credentials."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from resources.providers import PROVIDERS, provider_kit
@@ -12,7 +12,12 @@ from resources.registry import Connection, ConnectionStore
 from resources.secrets import UndecryptableTokenError
 from vocabulary.budget import budgeted_sleep
 from vocabulary.connectors import CalendarConnector, MailboxCredentials, MailConnector
-from vocabulary.status import TOKEN_UNDECRYPTABLE, ConnectionFailure, ConnectionStatus
+from vocabulary.status import (
+    TOKEN_OWNER_MISMATCH,
+    TOKEN_UNDECRYPTABLE,
+    ConnectionFailure,
+    ConnectionStatus,
+)
 
 UNDECRYPTABLE_EXPLANATION = (
     "a stored token of this connection decrypts under none of the keys in TOUCHPOINT_SECRET_KEY; "
@@ -70,3 +75,25 @@ class ConnectorFactory:
     def calendar(self, conn: Connection) -> CalendarConnector:
         kit = provider_kit(conn.provider)
         return kit.calendar_connector(self.budgeted_settings(kit.name), self.credentials(conn))
+
+
+def verify_token_owner(
+    provider: str, settings: Any, owner_email: str, aliases: Iterable[str], refresh_token: str
+) -> None:
+    """Refuse a refresh token that was not granted by the owner or one of its aliases.
+
+    Asks the provider whose token it is (its kit's cheapest identity call); raises
+    ConnectionFailure when the provider refuses the token, and one with cause
+    `token_owner_mismatch` when it belongs to someone else. The other account's address is not
+    named: the text goes to terminals and logs.
+    """
+    kit = provider_kit(provider)
+    owner = owner_email.strip().lower()
+    found = kit.token_addresses(settings, MailboxCredentials(owner, refresh_token))
+    if not {owner, *(a.strip().lower() for a in aliases)} & set(found):
+        raise ConnectionFailure(
+            ConnectionStatus.INVALID_CREDENTIALS,
+            TOKEN_OWNER_MISMATCH,
+            f"the refresh token was granted by another {kit.label} account than {owner} "
+            "(or its aliases)",
+        )

@@ -47,6 +47,9 @@ class ProviderKit:
     """Builds the deployment's resource, secrets bound to environment variables."""
     mail_connector: Callable[[Any, MailboxCredentials], MailConnector]
     calendar_connector: Callable[[Any, MailboxCredentials], CalendarConnector]
+    token_addresses: Callable[[Any, MailboxCredentials], tuple[str, ...]]
+    """The addresses of the account a refresh token was granted by, asked of the provider with
+    its cheapest authenticated call; raises ConnectionFailure when the provider refuses it."""
     parse_message: Callable[[RawMessage], EmailRecord | QuarantinedRecord]
     parse_event: Callable[
         [RawEvent, Iterable[str]], MeetingRecord | QuarantinedRecord | DeletedEvent

@@ -43,6 +43,11 @@ OPERATOR_CAUSES = frozenset({TOKEN_UNDECRYPTABLE})
 they alert the operators, never the mailbox owner."""
 
 
+TOKEN_OWNER_MISMATCH = "token_owner_mismatch"
+"""Cause code of a token that belongs to another account than the connection's owner: it is
+never used for the owner's mailbox (a credential failure until the owner reconnects)."""
+
+
 class ConnectionFailure(Exception):
     """A classified, expected failure of one connection.
 

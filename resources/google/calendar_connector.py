@@ -1,4 +1,4 @@
-"""One Google Calendar ("primary") through google-api-python-client, behind `CalendarConnector`.
+"""The owner's primary Google Calendar through google-api-python-client, behind `CalendarConnector`.
 
 `events.list` with `singleEvents` expands series into occurrences and `showDeleted` keeps the
 cancelled ones (the sync records them as cancelled). Google lists a cancelled exception with
@@ -22,7 +22,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from resources.google.client import GoogleApiSession, UndecodedJsonModel, decode_json_object
-from resources.google.errors import failure
+from resources.google.errors import failure, owner_mismatch
 from resources.google.event_parsing import google_event_start
 from resources.google.settings import CALENDAR_PAGE_SIZE, GoogleSettings
 from vocabulary.connectors import ApiStats
@@ -35,6 +35,7 @@ LIST_METHOD = "calendar.events.list"
 GET_METHOD = "calendar.events.get"
 SERIES_FIELDS = ("iCalUID", "summary", "organizer", "attendees", "location")
 """What a cancelled exception in Google's minimal form takes from its series master."""
+CALENDAR_GET_METHOD = "calendar.calendars.get"
 LOOKBACK = timedelta(minutes=1)
 """timeMin is an exclusive bound on an event's *end*: a zero-length event at the window's first
 instant is only listed when timeMin lies before it."""
@@ -82,6 +83,8 @@ class GoogleCalendarConnector:
             model=UndecodedJsonModel(),
         )
         self._events = service.events()
+        self._calendars = service.calendars()
+        self._calendar_id: str | None = None
 
     def __repr__(self) -> str:
         return f"GoogleCalendarConnector(owner_email={self.owner_email!r})"
@@ -89,14 +92,37 @@ class GoogleCalendarConnector:
     def close(self) -> None:
         self._session.close()
 
+    def owner_calendar_id(self) -> str:
+        """The primary calendar's id, once it is proven to be the owner's.
+
+        A primary calendar's id is its account's address. Another account's token would list
+        its own primary calendar (or, addressed by the owner's address, a calendar merely shared
+        with it), so the token's primary must be the owner's before any event is read.
+        """
+        if self._calendar_id is None:
+
+            def send() -> Any:
+                self.stats.count_call(CALENDAR_GET_METHOD, 1)
+                return self._calendars.get(calendarId="primary").execute(num_retries=0)
+
+            calendar, error, _ = decode_json_object(self._session.call(send, 1))
+            if calendar is None:
+                raise failure(ConnectionStatus.SYNC_ERROR, f"calendar_{error}")
+            calendar_id = str(calendar.get("id") or "").strip().lower()
+            if calendar_id != self.owner_email.strip().lower():
+                raise owner_mismatch()
+            self._calendar_id = calendar_id
+        return self._calendar_id
+
     def list_events(self, window: SyncWindow) -> list[RawEvent]:
         """Every occurrence starting in `window`, cancelled ones included, over all pages."""
+        calendar_id = self.owner_calendar_id()
         items: list[Any] = []
         seen_tokens: set[str] = set()
         page_token: str | None = None
         while True:
             params: dict[str, Any] = {
-                "calendarId": "primary",
+                "calendarId": calendar_id,
                 "timeMin": rfc3339(window.start - LOOKBACK),
                 "timeMax": rfc3339(window.end),
                 "singleEvents": True,
@@ -155,7 +181,7 @@ class GoogleCalendarConnector:
         def send() -> Any:
             self.stats.count_call(GET_METHOD, 1)
             try:
-                request = self._events.get(calendarId="primary", eventId=series_id)
+                request = self._events.get(calendarId=self.owner_calendar_id(), eventId=series_id)
                 return request.execute(num_retries=0)
             except HttpError as exc:
                 if exc.status_code == 404:

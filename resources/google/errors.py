@@ -18,7 +18,7 @@ import httplib2
 from google.auth import exceptions as auth_exceptions
 from googleapiclient.errors import HttpError
 
-from vocabulary.status import ConnectionFailure, ConnectionStatus
+from vocabulary.status import TOKEN_OWNER_MISMATCH, ConnectionFailure, ConnectionStatus
 
 EXPLANATIONS: dict[ConnectionStatus, str] = {
     ConnectionStatus.INVALID_CREDENTIALS: (
@@ -53,6 +53,10 @@ EXPLANATIONS: dict[ConnectionStatus, str] = {
         "will try again; nothing is needed from you."
     ),
 }
+OWNER_MISMATCH_EXPLANATION = (
+    "The Google account that granted Touchpoint access is not this mailbox's owner, so Touchpoint "
+    "will not read it. Reconnect the mailbox while signed in as its owner."
+)
 _INVALID_CLIENT_EXPLANATION = (
     "Google did not accept Touchpoint's own application setup. This is a configuration "
     "problem on Touchpoint's side; nothing is needed from you."
@@ -123,6 +127,22 @@ def _mail_service_disabled(exc: HttpError) -> bool:
     if not {"failedPrecondition", "FAILED_PRECONDITION"} & reasons:
         return False
     return "not enabled" in str(body.get("message", "")).lower()
+
+
+def _delegation_denied(exc: HttpError) -> bool:
+    """Gmail's answer to a userId that is not the token's own account (403 `forbidden`,
+    "Delegation denied for ...")."""
+    body = _error_body(exc)
+    message = str(body.get("message", ""))
+    return "forbidden" in error_reasons(exc) and message.startswith("Delegation denied")
+
+
+def owner_mismatch() -> ConnectionFailure:
+    """The token belongs to another account than the mailbox's owner: a credential failure of
+    this connection only, until its owner reconnects."""
+    return failure(
+        ConnectionStatus.INVALID_CREDENTIALS, TOKEN_OWNER_MISMATCH, OWNER_MISMATCH_EXPLANATION
+    )
 
 
 def _oauth_error_code(exc: auth_exceptions.RefreshError) -> str | None:
@@ -207,6 +227,8 @@ def classify_http_error(exc: HttpError) -> ConnectionFailure:
             return failure(
                 ConnectionStatus.REQUEST_INVALID, "api_not_enabled", _INVALID_CLIENT_EXPLANATION
             )
+        if _delegation_denied(exc):
+            return owner_mismatch()
         if "domainPolicy" in reasons:
             return failure(ConnectionStatus.INSUFFICIENT_PERMISSIONS, "domain_policy")
         return failure(ConnectionStatus.INSUFFICIENT_PERMISSIONS, "insufficient_permissions")

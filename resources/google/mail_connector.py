@@ -107,6 +107,10 @@ def _decode_message(message_id: str, content: Any) -> RawMessage:
 class GoogleMailConnector:
     """Gmail of one connected mailbox (`MailConnector`).
 
+    Every call addresses the owner's mailbox by address (`userId=owner_email`, never `me`), so
+    a token of another account is refused by Gmail ("Delegation denied", 403 `forbidden`) and
+    fails as `token_owner_mismatch` instead of filling the owner's rows with someone else's mail.
+
     `quota_units_per_second` paces every call so the mailbox's quota is never exceeded (batches
     shrink to fit it). Throttling and outages are retried up to `max_attempts` per call with
     capped exponential backoff and jitter, never waiting less than Retry-After; an answer asking
@@ -173,7 +177,7 @@ class GoogleMailConnector:
             f"after:{math.floor(window.start.timestamp())} "
             f"before:{math.floor(window.end.timestamp())} -in:drafts"
         )
-        params = {"userId": "me", "q": query, "includeSpamTrash": False}
+        params = {"userId": self.owner_email, "q": query, "includeSpamTrash": False}
         ids: list[str] = []
         for page in self._pages(LIST_METHOD, self._messages.list, params):
             for item in (page or {}).get("messages") or []:
@@ -291,7 +295,7 @@ class GoogleMailConnector:
         return page.payload
 
     def _profile_history_id(self) -> str:
-        profile = self._page(PROFILE_METHOD, self._users.getProfile(userId="me"))
+        profile = self._page(PROFILE_METHOD, self._users.getProfile(userId=self.owner_email))
         history_id = (profile or {}).get("historyId")
         if not isinstance(history_id, str) or not history_id.isdigit():
             raise failure(ConnectionStatus.SYNC_ERROR, "profile_without_history_id")
@@ -302,7 +306,11 @@ class GoogleMailConnector:
         when Gmail answers 404 (the historyId is too old)."""
         state: dict[str, str | None] = {}  # id -> None (in a synced folder) or removal reason
         history_id = start
-        params = {"userId": "me", "startHistoryId": start, "historyTypes": HISTORY_TYPES}
+        params = {
+            "userId": self.owner_email,
+            "startHistoryId": start,
+            "historyTypes": HISTORY_TYPES,
+        }
         history = self._users.history()
         for page in self._pages(HISTORY_METHOD, history.list, params, not_found_ok=True):
             if page is None:
@@ -320,7 +328,10 @@ class GoogleMailConnector:
 
     def _get_request(self, message_id: str) -> Any:
         return self._messages.get(
-            userId="me", id=message_id, format="metadata", metadataHeaders=list(METADATA_HEADERS)
+            userId=self.owner_email,
+            id=message_id,
+            format="metadata",
+            metadataHeaders=list(METADATA_HEADERS),
         )
 
     def _fetch_chunk(self, chunk: list[str]) -> dict[str, _Outcome]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from resources.kit import ProviderKit
 from resources.microsoft.calendar_connector import GraphCalendarConnector
 from resources.microsoft.event_parsing import parse_graph_event
+from resources.microsoft.identity import token_addresses
 from resources.microsoft.mail_connector import GraphMailConnector
 from resources.microsoft.mail_parsing import parse_graph_message
 from resources.microsoft.resource import MicrosoftGraphResource
@@ -42,6 +43,7 @@ MICROSOFT = ProviderKit(
     resource=MicrosoftGraphResource.from_env,
     mail_connector=mail_connector,
     calendar_connector=calendar_connector,
+    token_addresses=token_addresses,
     parse_message=parse_graph_message,
     parse_event=parse_graph_event,
     mail_kind="outlook",

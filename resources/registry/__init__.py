@@ -5,8 +5,10 @@ One small class per responsibility, each over the Warehouse:
 - `ConnectionStore` (connections.py): connections and their refresh token and msal token cache,
   encrypted with TokenCipher;
 - `ConnectionHealth` (health.py): status changes with their history, and missed windows;
+  each change drives the connection's incident;
+- `IncidentStore` (incidents.py, rules in incident_rules.py): incidents and their notifications;
 - `rotate_tokens` (rotation.py): every stored token re-encrypted under the newest key.
-`Registry` bundles the three for code that needs several (a tenant sync run, the tests).
+`Registry` bundles them for code that needs several (a tenant sync run, the tests).
 """
 
 from __future__ import annotations
@@ -21,7 +23,22 @@ from resources.registry.errors import (
     UnknownTenantError,
 )
 from resources.registry.health import ConnectionHealth
-from resources.registry.records import Connection, MissedWindow, StatusChange, Tenant
+from resources.registry.incident_rules import (
+    FAILING_STATUSES,
+    NotificationChannel,
+    NotificationKind,
+    NotificationResult,
+)
+from resources.registry.incidents import IncidentStore, UnknownIncidentError
+from resources.registry.records import (
+    Connection,
+    Incident,
+    IncidentCursor,
+    MissedWindow,
+    Notification,
+    StatusChange,
+    Tenant,
+)
 from resources.registry.rotation import KeyRotation, StrandedConnection, rotate_tokens
 from resources.registry.tenants import TenantStore
 from resources.registry.validation import TENANT_SLUG_RE, validate_tenant_id
@@ -29,15 +46,23 @@ from resources.secrets import TokenCipher
 from resources.warehouse import Warehouse
 
 __all__ = [
+    "FAILING_STATUSES",
     "TENANT_SLUG_RE",
     "Connection",
     "ConnectionHealth",
     "ConnectionStore",
     "DuplicateConnectionError",
     "DuplicateTenantError",
+    "Incident",
+    "IncidentCursor",
+    "IncidentStore",
     "InvalidInputError",
     "KeyRotation",
     "MissedWindow",
+    "Notification",
+    "NotificationChannel",
+    "NotificationKind",
+    "NotificationResult",
     "Registry",
     "RegistryError",
     "StatusChange",
@@ -45,6 +70,7 @@ __all__ = [
     "Tenant",
     "TenantStore",
     "UnknownConnectionError",
+    "UnknownIncidentError",
     "UnknownTenantError",
     "connection_id_for",
     "rotate_tokens",
@@ -53,7 +79,7 @@ __all__ = [
 
 
 class Registry:
-    """The three registry parts over one warehouse: `tenants`, `connections`, `health`.
+    """The registry parts over one warehouse: `tenants`, `connections`, `health`, `incidents`.
 
     With `cipher=None` the key is read from TOUCHPOINT_SECRET_KEY the first time a token is
     stored or read, so listing tenants and connections needs no key at all.
@@ -63,4 +89,5 @@ class Registry:
         self.warehouse = warehouse
         self.tenants = TenantStore(warehouse)
         self.connections = ConnectionStore(warehouse, cipher)
-        self.health = ConnectionHealth(warehouse)
+        self.incidents = IncidentStore(warehouse)
+        self.health = ConnectionHealth(warehouse, self.incidents)

@@ -2,7 +2,12 @@
 
 Every status change is kept in connection_status_history; a report of the same status again is
 not a change and leaves no trace (alerting keys on `status_changed_at`). A missed window is a
-`[start, end)` of one stream that was not synced; it stays open until a later sync recovers it.
+`[start, end)` of one stream that was not synced; it stays open until a later sync recovers it,
+and opens again when it is missed again after that.
+
+Each of these also brings the connection's incident in line (incidents.py), in the same
+transaction and under a lock on the connection's row, so two runs reporting on one connection at
+once never open two incidents or lose a window.
 """
 
 from __future__ import annotations
@@ -13,23 +18,41 @@ import sqlalchemy as sa
 
 from resources.registry.connections import ConnectionStore, insert_status_change
 from resources.registry.errors import InvalidInputError, UnknownConnectionError
+from resources.registry.incidents import IncidentStore
 from resources.registry.records import MissedWindow, StatusChange
 from resources.registry.validation import now, validate_status, validate_stream
 from resources.schema.column_types import to_utc
 from resources.warehouse import Warehouse
 from vocabulary.status import ConnectionStatus
 
-_WINDOW_KEY = ["tenant_id", "connection_id", "stream", "window_start", "window_end"]
-
 
 class ConnectionHealth:
     """Records and reads connection status changes and missed sync windows."""
 
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: Warehouse, incidents: IncidentStore | None = None) -> None:
         self.warehouse = warehouse
+        self.incidents = incidents or IncidentStore(warehouse)
         self._connections = ConnectionStore(warehouse)
         self._history = warehouse.table("connection_status_history")
         self._windows = warehouse.table("missed_windows")
+
+    def _locked_connection(self, conn: sa.Connection, connection_id: str) -> sa.Row:
+        """The connection's row, locked until the transaction ends (PostgreSQL; SQLite's write
+        transaction already holds the database)."""
+        connections = self.warehouse.table("connections")
+        row = conn.execute(
+            sa.select(
+                connections.c.tenant_id,
+                connections.c.connection_id,
+                connections.c.status,
+                connections.c.status_cause_code,
+            )
+            .where(connections.c.connection_id == connection_id)
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise UnknownConnectionError(connection_id)
+        return row
 
     def set_status(
         self,
@@ -42,20 +65,16 @@ class ConnectionHealth:
         """Move the connection to `status`; True when that was a change (and was recorded).
 
         Reporting the status it already has changes nothing, not even the cause: the time of
-        the change is what tells a persisting failure from a new one.
+        the change is what tells a persisting failure from a new one. It does count as the
+        failure being seen again (the open incident's `last_seen_at`).
         """
         new_status = validate_status(status)
         changed_at = to_utc(at) if at is not None else now()
         connections = self.warehouse.table("connections")
         with self.warehouse.write() as conn:
-            row = conn.execute(
-                sa.select(connections.c.tenant_id, connections.c.status).where(
-                    connections.c.connection_id == connection_id
-                )
-            ).first()
-            if row is None:
-                raise UnknownConnectionError(connection_id)
+            row = self._locked_connection(conn, connection_id)
             if row.status == new_status.value:
+                self.incidents.apply(conn, row, changed_at, seen=True)
                 return False
             values = {
                 "status": new_status.value,
@@ -70,6 +89,9 @@ class ConnectionHealth:
             )
             changed = {"connection_id": connection_id, "tenant_id": row.tenant_id, **values}
             insert_status_change(conn, self._history, changed, row.status, changed_at)
+            self.incidents.apply(
+                conn, self._locked_connection(conn, connection_id), changed_at, seen=True
+            )
         return True
 
     def status_history(self, connection_id: str) -> list[StatusChange]:
@@ -108,25 +130,62 @@ class ConnectionHealth:
         cause_code: str | None,
         *,
         stream: str,
+        at: datetime | None = None,
     ) -> bool:
-        """Remember that `stream` (mail, calendar) of `[start, end)` was not synced; True when it
-        was not recorded yet."""
+        """Remember that `stream` (mail, calendar) of `[start, end)` was not synced; True when the
+        window was not open yet (new, or recovered before and missed again).
+
+        A window missed again carries its latest status and cause; one missed again after its
+        recovery is open again from `at` (recorded_at), so its recovery is owed again.
+        """
         start, end = to_utc(start), to_utc(end)
         if end <= start:
             raise InvalidInputError("a missed window must end after it starts")
-        connection = self._connections.get_connection(connection_id)
-        row = {
-            "tenant_id": connection.tenant_id,
-            "connection_id": connection_id,
-            "stream": validate_stream(stream),
-            "window_start": start,
-            "window_end": end,
-            "status": validate_status(status).value,
-            "cause_code": cause_code,
-            "recorded_at": now(),
-        }
-        # update_columns=[]: a window already recorded keeps its first cause and time.
-        return self.warehouse.upsert("missed_windows", [row], _WINDOW_KEY, update_columns=[]) == 1
+        stream = validate_stream(stream)
+        status_value = validate_status(status).value
+        recorded_at = to_utc(at) if at is not None else now()
+        windows = self._windows
+        with self.warehouse.write() as conn:
+            connection = self._locked_connection(conn, connection_id)
+            key = (
+                windows.c.tenant_id == connection.tenant_id,
+                windows.c.connection_id == connection_id,
+                windows.c.stream == stream,
+                windows.c.window_start == start,
+                windows.c.window_end == end,
+            )
+            existing = conn.execute(sa.select(windows.c.id, windows.c.recovered_at).where(*key))
+            found = existing.first()
+            if found is None:
+                conn.execute(
+                    sa.insert(windows).values(
+                        tenant_id=connection.tenant_id,
+                        connection_id=connection_id,
+                        stream=stream,
+                        window_start=start,
+                        window_end=end,
+                        status=status_value,
+                        cause_code=cause_code,
+                        recorded_at=recorded_at,
+                    )
+                )
+            else:
+                values: dict = {"status": status_value, "cause_code": cause_code}
+                if found.recovered_at is not None:
+                    # Recovered once and missed again: open again, owed again.
+                    values.update(recorded_at=recorded_at, recovered_at=None)
+                conn.execute(sa.update(windows).where(windows.c.id == found.id).values(**values))
+            incident_id = self.incidents.apply(
+                conn,
+                connection,
+                recorded_at,
+                seen=True,
+                window_status=status_value,
+                window_cause=cause_code,
+            )
+            if incident_id is not None:
+                conn.execute(sa.update(windows).where(*key).values(incident_id=incident_id))
+        return found is None or found.recovered_at is not None
 
     def mark_windows_recovered(
         self,
@@ -138,10 +197,11 @@ class ConnectionHealth:
         stream: str,
     ) -> int:
         """Close the stream's open missed windows that lie inside `[start, end)`; returns how
-        many."""
+        many. The last one of an active connection closes its incident."""
         windows = self._windows
-        connection = self._connections.get_connection(connection_id)
+        recovered_at = to_utc(at) if at is not None else now()
         with self.warehouse.write() as conn:
+            connection = self._locked_connection(conn, connection_id)
             result = conn.execute(
                 sa.update(windows)
                 .where(
@@ -152,8 +212,10 @@ class ConnectionHealth:
                     windows.c.window_start >= to_utc(start),
                     windows.c.window_end <= to_utc(end),
                 )
-                .values(recovered_at=to_utc(at) if at is not None else now())
+                .values(recovered_at=recovered_at)
             )
+            if result.rowcount:
+                self.incidents.apply(conn, connection, recovered_at, seen=False)
         return result.rowcount
 
     def missed_windows(
@@ -172,17 +234,4 @@ class ConnectionHealth:
             query = query.where(windows.c.recovered_at.is_(None))
         with self.warehouse.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [
-            MissedWindow(
-                tenant_id=r.tenant_id,
-                connection_id=r.connection_id,
-                stream=r.stream,
-                window_start=r.window_start,
-                window_end=r.window_end,
-                status=ConnectionStatus(r.status),
-                cause_code=r.cause_code,
-                recorded_at=r.recorded_at,
-                recovered_at=r.recovered_at,
-            )
-            for r in rows
-        ]
+        return [MissedWindow.from_row(r._mapping) for r in rows]

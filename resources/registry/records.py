@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from vocabulary.status import ConnectionStatus
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -89,3 +91,75 @@ class MissedWindow:
     cause_code: str | None
     recorded_at: datetime
     recovered_at: datetime | None
+    incident_id: int | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> MissedWindow:
+        return _from_row(cls, row, status=ConnectionStatus(row["status"]))
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A connection's time away from `active`, until its missed windows are recovered."""
+
+    incident_id: int
+    tenant_id: str
+    connection_id: str
+    status: ConnectionStatus
+    cause_code: str | None
+    opened_at: datetime
+    last_seen_at: datetime
+    changed_at: datetime
+    closed_at: datetime | None
+    closed_reason: str | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Incident:
+        return _from_row(cls, row, status=ConnectionStatus(row["status"]))
+
+
+@dataclass(frozen=True)
+class IncidentCursor:
+    """Where a reader of `IncidentStore.changed_since` stopped; `encode()` makes it a sensor
+    cursor string."""
+
+    changed_at: datetime
+    incident_id: int
+
+    def encode(self) -> str:
+        return f"{self.changed_at.isoformat()}|{self.incident_id}"
+
+    @classmethod
+    def decode(cls, text: str) -> IncidentCursor:
+        moment, _, incident_id = text.partition("|")
+        return cls(datetime.fromisoformat(moment), int(incident_id))
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One attempt to tell someone about an incident. `recipient` is an address or a webhook's
+    name, never a URL (webhook URLs often carry a secret)."""
+
+    notification_id: int
+    tenant_id: str
+    incident_id: int
+    kind: str
+    channel: str
+    recipient: str
+    sent_at: datetime
+    result: str
+    error_code: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Notification:
+        return _from_row(cls, row)
+
+
+def _from_row(cls: type[R], row: Mapping[str, Any], **converted: Any) -> R:
+    """A record of `cls` from the row's columns of the same names, some of them `converted`."""
+    fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    return cls(**{name: row[name] for name in fields if name not in converted}, **converted)

@@ -77,6 +77,8 @@ def _add_registry_tables(md: sa.MetaData) -> None:
         sa.Column("cause_code", sa.Text),
         sa.Column("recorded_at", UTCDateTime, nullable=False),
         sa.Column("recovered_at", UTCDateTime),
+        # The incident the window was (last) missed in; no foreign key, see revision 0006.
+        sa.Column("incident_id", sa.BigInteger),
         sa.ForeignKeyConstraint(
             ["connection_id"],
             ["connections.connection_id"],
@@ -90,6 +92,55 @@ def _add_registry_tables(md: sa.MetaData) -> None:
             "window_end",
             name="uq_missed_windows_stream_window",
         ),
+        sa.Index("ix_missed_windows_incident", "tenant_id", "incident_id"),
+    )
+
+
+def _add_incident_tables(md: sa.MetaData) -> None:
+    """Incidents (a connection away from `active` until its gap is recovered) and the
+    notifications sent about them."""
+    sa.Table(
+        "incidents",
+        md,
+        sa.Column("incident_id", big_serial(), primary_key=True),
+        tenant_id_column(),
+        sa.Column("connection_id", sa.String(32), nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("cause_code", sa.Text),
+        sa.Column("opened_at", UTCDateTime, nullable=False),
+        sa.Column("last_seen_at", UTCDateTime, nullable=False),
+        sa.Column("changed_at", UTCDateTime, nullable=False),
+        sa.Column("closed_at", UTCDateTime),
+        sa.Column("closed_reason", sa.String(16)),
+        sa.ForeignKeyConstraint(
+            ["connection_id"], ["connections.connection_id"], name="fk_incidents_connection"
+        ),
+        sa.Index("ix_incidents_tenant_connection", "tenant_id", "connection_id"),
+        sa.Index("ix_incidents_changed", "changed_at", "incident_id"),
+        sa.Index(
+            "uq_incidents_open_per_connection",
+            "connection_id",
+            unique=True,
+            sqlite_where=sa.text("closed_at IS NULL"),
+            postgresql_where=sa.text("closed_at IS NULL"),
+        ),
+    )
+    sa.Table(
+        "incident_notifications",
+        md,
+        sa.Column("notification_id", big_serial(), primary_key=True),
+        tenant_id_column(),
+        sa.Column("incident_id", sa.BigInteger, nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("channel", sa.String(16), nullable=False),
+        sa.Column("recipient", sa.Text, nullable=False),
+        sa.Column("sent_at", UTCDateTime, nullable=False),
+        sa.Column("result", sa.String(16), nullable=False),
+        sa.Column("error_code", sa.Text),
+        sa.ForeignKeyConstraint(
+            ["incident_id"], ["incidents.incident_id"], name="fk_notifications_incident"
+        ),
+        sa.Index("ix_notifications_incident_kind", "tenant_id", "incident_id", "kind"),
     )
 
 
@@ -144,6 +195,7 @@ def schema_metadata() -> sa.MetaData:
     """The current schema, as a fresh MetaData."""
     md = sa.MetaData()
     _add_registry_tables(md)
+    _add_incident_tables(md)
     _add_crm_tables(md)
     _add_change_tracking_tables(md)
     for spec in STREAM_TABLES:

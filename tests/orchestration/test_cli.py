@@ -12,13 +12,27 @@ from pathlib import Path
 import pytest
 
 from orchestration.cli import build_parser, main
+from orchestration.demo import provider_environment
 from paths import ROOT
 from resources.registry import Registry
 from resources.schema.migrate import head_revision
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
+from sandbox.server import SandboxServer
+from sandbox.workload.generate import generate_workload
+from sandbox.workload.model import Workload
 
 TOKEN = "1//0g-cli-secret-refresh-token-Xy7"
+PAIR = ("google", "microsoft")
+
+
+@pytest.fixture(scope="module")
+def workload() -> Workload:
+    """Sandbox mailboxes whose tokens `connections add` can prove (one of each provider)."""
+    return generate_workload(
+        seed=3, tenants=1, mailboxes_per_tenant=2, days=1, messages_per_mailbox_per_day=1,
+        providers=PAIR,
+    )  # fmt: skip
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -48,8 +62,14 @@ def test_tenants_and_connections_round_trip(
     monkeypatch: pytest.MonkeyPatch,
     warehouse_url: str,
     secret_key: str,
+    server: SandboxServer,
+    workload: Workload,
 ) -> None:
     url = ["--warehouse-url", warehouse_url]
+    # `connections add` asks the provider whose token it is: real tokens of sandbox mailboxes.
+    for name, value in provider_environment(server.base_url).items():
+        monkeypatch.setenv(name, value)
+    google, microsoft = (next(m for m in workload.mailboxes if m.provider == p) for p in PAIR)
     code, out, err = run(
         capsys,
         *url,
@@ -92,7 +112,7 @@ def test_tenants_and_connections_round_trip(
     code, out, _ = run(capsys, *url, "tenants", "list")
     assert code == 0 and "Acme Inc" in out and "Europe/Paris" in out
 
-    monkeypatch.setattr(sys, "stdin", io.StringIO(TOKEN + "\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(google.refresh_token + "\n"))
     code, out, err = run(
         capsys,
         *url,
@@ -101,7 +121,7 @@ def test_tenants_and_connections_round_trip(
         "--tenant",
         "acme",
         "--owner",
-        "bob@acme.com",
+        google.address,
         "--provider",
         "google",
         "--alias",
@@ -114,9 +134,9 @@ def test_tenants_and_connections_round_trip(
     )
     assert code == 0, err
     bob = out.strip()
-    assert bob.startswith("conn-") and TOKEN not in out + err
+    assert bob.startswith("conn-") and google.refresh_token not in out + err
 
-    monkeypatch.setenv("HANK_TOKEN", "hank-" + TOKEN)
+    monkeypatch.setenv("HANK_TOKEN", microsoft.refresh_token)
     code, out, err = run(
         capsys,
         *url,
@@ -125,7 +145,7 @@ def test_tenants_and_connections_round_trip(
         "--tenant",
         "globex",
         "--owner",
-        "hank@globex.com",
+        microsoft.address,
         "--provider",
         "microsoft",
         "--refresh-token-env",
@@ -136,7 +156,7 @@ def test_tenants_and_connections_round_trip(
 
     code, out, err = run(capsys, *url, "connections", "list", "--json")
     listed = json.loads(out)
-    assert code == 0 and TOKEN not in out + err
+    assert code == 0 and google.refresh_token not in out + err
     assert [(c["connection_id"], c["tenant_id"], c["status"]) for c in listed] == [
         (bob, "acme", "active"),
         (hank, "globex", "active"),
@@ -147,7 +167,7 @@ def test_tenants_and_connections_round_trip(
     assert not any("token" in key for key in listed[0])
 
     code, out, _ = run(capsys, *url, "connections", "list", "--tenant", "globex")
-    assert code == 0 and hank in out and bob not in out and TOKEN not in out
+    assert code == 0 and hank in out and bob not in out and google.refresh_token not in out
 
     code, out, _ = run(capsys, *url, "connections", "history", bob)
     assert code == 0 and "active" in out and "connected" in out
@@ -155,8 +175,8 @@ def test_tenants_and_connections_round_trip(
     warehouse = Warehouse(warehouse_url)
     try:
         registry = Registry(warehouse, TokenCipher(secret_key))
-        assert registry.connections.refresh_token(bob) == TOKEN
-        assert registry.connections.refresh_token(hank) == "hank-" + TOKEN
+        assert registry.connections.refresh_token(bob) == google.refresh_token
+        assert registry.connections.refresh_token(hank) == microsoft.refresh_token
     finally:
         warehouse.dispose()
 
@@ -312,14 +332,18 @@ def test_demo_and_dev_commands_are_wired() -> None:
     assert (dev.handler.__name__, dev.dagster_args) == ("cmd_dev", ["--", "--port", "3001"])
 
 
-def test_console_entry_point_reads_the_token_from_stdin(tmp_path: Path) -> None:
+def test_console_entry_point_reads_the_token_from_stdin(
+    tmp_path: Path, server: SandboxServer, workload: Workload
+) -> None:
     """A real process: the token goes through a pipe, and an error is one line, no traceback."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(ROOT),
         "TOUCHPOINT_HOME": str(tmp_path / "home"),
         "TOUCHPOINT_SECRET_KEY": generate_key(),
+        **provider_environment(server.base_url),
     }
+    box = next(m for m in workload.mailboxes if m.provider == "google")
     cli = [sys.executable, "-m", "orchestration.cli"]
 
     def call(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -329,15 +353,15 @@ def test_console_entry_point_reads_the_token_from_stdin(tmp_path: Path) -> None:
 
     assert call("tenants", "add", "--slug", "acme", "--name", "Acme").returncode == 0
     added = call(
-        "connections", "add", "--tenant", "acme", "--owner", "bob@acme.com", "--provider",
-        "google", "--refresh-token-stdin", stdin=TOKEN,
+        "connections", "add", "--tenant", "acme", "--owner", box.address, "--provider",
+        "google", "--refresh-token-stdin", stdin=box.refresh_token,
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
-    assert TOKEN not in added.stdout + added.stderr
+    assert box.refresh_token not in added.stdout + added.stderr
     again = call(
-        "connections", "add", "--tenant", "acme", "--owner", "bob@acme.com", "--provider",
-        "google", "--refresh-token-stdin", stdin=TOKEN,
+        "connections", "add", "--tenant", "acme", "--owner", box.address, "--provider",
+        "google", "--refresh-token-stdin", stdin=box.refresh_token,
     )  # fmt: skip
     assert again.returncode == 2
     assert "already has a google connection" in again.stderr
-    assert "Traceback" not in again.stderr and TOKEN not in again.stderr
+    assert "Traceback" not in again.stderr and box.refresh_token not in again.stderr

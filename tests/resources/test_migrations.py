@@ -49,7 +49,12 @@ def build_runner_era_database(wh: Warehouse, version: int) -> sa.MetaData:
     last step did the same), and rows go in through today's tables, which 0003's match."""
     md = sa.MetaData()
     if version == 3:
-        md = schema_metadata()
+        # Version 3's schema: today's minus what revisions after 0003 added.
+        later = {"incidents", "incident_notifications", "missed_windows"}
+        for table in schema_metadata().sorted_tables:
+            if table.name not in later:
+                table.to_metadata(md)
+        script_directory().get_revision("0003").module._missed_windows(md, "missed_windows")
     else:
         for revision in ALL_REVISIONS[:version]:
             script_directory().get_revision(revision).module.add_tables(md)
@@ -141,7 +146,7 @@ def add_runner_era_rows(wh: Warehouse, md: sa.MetaData) -> None:
 
 
 def test_revisions_form_one_chain_that_the_runner_versions_map_onto() -> None:
-    assert ALL_REVISIONS == ["0001", "0002", "0003", "0004", "0005"]
+    assert ALL_REVISIONS == ["0001", "0002", "0003", "0004", "0005", "0006"]
     assert script_directory().get_heads() == [head_revision()]
     assert [LEGACY_REVISIONS[v] for v in sorted(LEGACY_REVISIONS)] == ALL_REVISIONS[:3]
 
@@ -206,6 +211,16 @@ def test_a_runner_era_database_upgrades_in_place(warehouse_url: str, version: in
             (kept,) = conn.execute(sa.select(wh.table("raw_emails"))).mappings().all()
         # Revision 0004: rows synced before tombstones existed are live.
         assert (kept["removed_at"], kept["removed_reason"]) == (None, None)
+        # The failing connection got its open incident, holding its open window.
+        with wh.engine.connect() as conn:
+            (incident,) = conn.execute(sa.select(wh.table("incidents"))).mappings().all()
+        assert (incident["tenant_id"], incident["connection_id"]) == ("acme", "conn-a")
+        assert (incident["status"], incident["opened_at"], incident["closed_at"]) == (
+            "invalid_credentials",
+            T0,
+            None,
+        )
+        assert window["incident_id"] == incident["incident_id"]
     finally:
         wh.dispose()
 

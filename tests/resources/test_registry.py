@@ -264,6 +264,51 @@ def test_missed_windows_are_idempotent_and_per_tenant_and_stream(registry: Regis
         registry.health.record_missed_window(connection_id, start, end, status, "x", stream="fax")
 
 
+def test_a_window_missed_again_after_recovery_is_open_again(registry: Registry) -> None:
+    """The bug this guards: a recovered window missed again recorded nothing, so its second
+    failure left no open window and would never be recovered."""
+    connection_id = add_acme(registry)
+    start, end = DAY, DAY + timedelta(days=1)
+    health, mail = registry.health, {"stream": "mail"}
+    first, second, third = (DAY + timedelta(days=2, hours=h) for h in (1, 2, 3))
+    assert health.record_missed_window(
+        connection_id, start, end, ConnectionStatus.THROTTLED, "429", at=first, **mail
+    )
+    # missed again while open: not newly open, latest status and cause, first time kept
+    assert not health.record_missed_window(
+        connection_id, start, end, ConnectionStatus.NO_SERVICE_CONNECTION, "http_503", **mail
+    )
+    (window,) = health.missed_windows("acme")
+    assert (window.status, window.cause_code, window.recorded_at) == (
+        ConnectionStatus.NO_SERVICE_CONNECTION,
+        "http_503",
+        first,
+    )
+    assert health.mark_windows_recovered(connection_id, start, end, at=second, **mail) == 1
+    assert health.missed_windows("acme") == []
+
+    assert health.record_missed_window(
+        connection_id,
+        start,
+        end,
+        ConnectionStatus.INVALID_CREDENTIALS,
+        "invalid_grant",
+        at=third,
+        **mail,
+    )
+    (window,) = health.missed_windows("acme")
+    assert (window.status, window.cause_code, window.recorded_at, window.recovered_at) == (
+        ConnectionStatus.INVALID_CREDENTIALS,
+        "invalid_grant",
+        third,
+        None,
+    )
+    assert len(health.missed_windows("acme", open_only=False)) == 1  # one row per window
+    # and it is recovered again by the next successful sync of it
+    assert health.mark_windows_recovered(connection_id, start, end, **mail) == 1
+    assert health.missed_windows("acme") == []
+
+
 # CRM
 
 

@@ -143,8 +143,14 @@ def test_one_request_per_window_and_every_page_followed(
 ) -> None:
     whole = connector_for(server, mailbox)
     assert placed_event_ids(whole.list_events(span)) == truth_event_ids(server, mailbox, span)
-    assert whole.stats.calls_by_method == {"calendar.events.list": 1}
-    assert whole.stats.http_requests == 2  # token refresh, one page
+    # the primary calendar is proven the owner's once per connector, then one page per window
+    assert whole.stats.calls_by_method == {
+        "calendar.calendars.get": 1,
+        "calendar.events.list": 1,
+    }
+    assert whole.stats.http_requests == 3  # token refresh, ownership, one page
+    whole.list_events(span)
+    assert whole.stats.calls_by_method["calendar.calendars.get"] == 1
     paged = connector_for(server, mailbox, page_size=3)
     events = paged.list_events(span)
     assert placed_event_ids(events) == truth_event_ids(server, mailbox, span)
