@@ -339,7 +339,7 @@ def test_revision_0005_flags_no_existing_email_and_keeps_it(warehouse_url: str) 
                     updated_at=T0,
                 ),
             )
-        assert wh.migrate() == ["0005"]
+        assert wh.migrate() == ["0005", "0006"]
         assert schema_differences(wh) == []
         with wh.engine.connect() as conn:
             (row,) = conn.execute(sa.select(wh.table("emails"))).mappings().all()
