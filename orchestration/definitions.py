@@ -6,11 +6,16 @@ import dagster as dg
 
 from assets.emails import archive_emails, archive_raw_emails, emails, raw_emails
 from assets.meetings import archive_meetings, archive_raw_meetings, meetings, raw_meetings
+from orchestration.alerts import connection_alert_job
 from orchestration.jobs import tenant_sync_job
 from orchestration.schedules import hourly_sync_schedule
+from resources.alerts.links import ReconnectLinkResource
+from resources.alerts.smtp import smtp_from_env
+from resources.alerts.webhook import webhook_from_env
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
 from resources.providers import PROVIDERS
 from resources.settings import WAREHOUSE_URL_ENV, default_warehouse_url
+from sensors.credential_failure import credential_failure_sensor
 from sensors.tenant_partitions import tenant_partitions_sensor
 
 
@@ -32,9 +37,9 @@ defs = dg.Definitions(
         archive_raw_meetings,
         archive_meetings,
     ],
-    jobs=[tenant_sync_job],
+    jobs=[tenant_sync_job, connection_alert_job],
     schedules=[hourly_sync_schedule],
-    sensors=[tenant_partitions_sensor],
+    sensors=[tenant_partitions_sensor, credential_failure_sensor],
     # One process per run, not per step: a sync run's steps share the resources and its
     # Dagster overhead stays small. Definitions-wide, so the asset page's backfills use it too.
     executor=dg.in_process_executor,
@@ -42,5 +47,8 @@ defs = dg.Definitions(
         "warehouse": WarehouseResource(url=_warehouse_url()),
         "vault": CredentialVaultResource(secret_key=dg.EnvVar("TOUCHPOINT_SECRET_KEY")),
         **{name: kit.resource() for name, kit in PROVIDERS.items()},
+        "smtp": smtp_from_env(),
+        "webhook": webhook_from_env(),
+        "reconnect_links": ReconnectLinkResource.from_env(),
     },
 )
