@@ -7,6 +7,7 @@ import dagster as dg
 from assets.emails import archive_emails, archive_raw_emails, emails, raw_emails
 from assets.meetings import archive_meetings, archive_raw_meetings, meetings, raw_meetings
 from orchestration.jobs import tenant_sync_job
+from orchestration.probe import connection_probe_job, connection_probe_schedule
 from orchestration.schedules import hourly_sync_schedule
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
 from resources.providers import PROVIDERS
@@ -32,8 +33,8 @@ defs = dg.Definitions(
         archive_raw_meetings,
         archive_meetings,
     ],
-    jobs=[tenant_sync_job],
-    schedules=[hourly_sync_schedule],
+    jobs=[tenant_sync_job, connection_probe_job],
+    schedules=[hourly_sync_schedule, connection_probe_schedule],
     sensors=[tenant_partitions_sensor],
     # One process per run, not per step: a sync run's steps share the resources and its
     # Dagster overhead stays small. Definitions-wide, so the asset page's backfills use it too.
