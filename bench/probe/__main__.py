@@ -14,12 +14,10 @@ probe interval.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
-from bench.common import ROOT, connector_factory, load_registry
+from bench.common import connector_factory, load_registry, start_sandbox
 from resources.probe import ConnectionProbe, ProbeReport
 from sandbox.client import SandboxClient
 from sandbox.postgres import create_database, throwaway_postgres
@@ -37,26 +35,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def start_sandbox(tenants: int) -> tuple[subprocess.Popen, str]:
-    """The sandbox in its own process, holding mailboxes and no mail."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "serve",
-            *("--port", "0", "--seed", "5", "--tenants", str(tenants), "--days", "1"),
-            *("--mailboxes-per-tenant", str(MAILBOXES_PER_TENANT)),
-            *("--messages-per-mailbox-per-day", "0", "--providers", "google,microsoft"),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
-
-
 def line(name: str, report: ProbeReport, calls: dict) -> str:
     return (
         f"{name:<22} {report.probed:>7} {report.seconds:>9.1f} {report.probes_per_second:>9.1f} "
@@ -70,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     tenants = max(1, args.connections // MAILBOXES_PER_TENANT)
     interval = timedelta(minutes=args.interval_minutes)
     t0 = time.perf_counter()
-    proc, base_url = start_sandbox(tenants)
+    proc, base_url = start_sandbox("google,microsoft", MAILBOXES_PER_TENANT, 0, tenants)
     try:
         client = SandboxClient(base_url)
         workload = client.workload()
