@@ -89,15 +89,19 @@ def parse_args(description: str, argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def start_sandbox(provider: str, mailboxes: int, messages: int) -> tuple[subprocess.Popen, str]:
-    """The sandbox in its own process, so its work does not share this interpreter."""
+def start_sandbox(
+    provider: str, mailboxes: int, messages: int, tenants: int = 1
+) -> tuple[subprocess.Popen, str]:
+    """The sandbox in its own process, so its work does not share this interpreter (`provider`
+    may be a comma-separated list: each tenant's mailboxes take them round-robin)."""
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "sandbox",
             "serve",
-            *("--port", "0", "--seed", "42", "--tenants", "1", "--days", "1", "--no-today"),
+            *("--port", "0", "--seed", "42", "--tenants", str(tenants), "--days", "1"),
+            "--no-today",
             *("--mailboxes-per-tenant", str(mailboxes)),
             *("--messages-per-mailbox-per-day", str(messages)),
             *("--providers", provider),

@@ -8,6 +8,7 @@ from assets.emails import archive_emails, archive_raw_emails, emails, raw_emails
 from assets.meetings import archive_meetings, archive_raw_meetings, meetings, raw_meetings
 from orchestration.alerts import connection_alert_job
 from orchestration.jobs import tenant_sync_job
+from orchestration.probe import connection_probe_job, connection_probe_schedule
 from orchestration.schedules import hourly_sync_schedule
 from resources.alerts.links import ReconnectLinkResource
 from resources.alerts.smtp import smtp_from_env
@@ -37,8 +38,8 @@ defs = dg.Definitions(
         archive_raw_meetings,
         archive_meetings,
     ],
-    jobs=[tenant_sync_job, connection_alert_job],
-    schedules=[hourly_sync_schedule],
+    jobs=[tenant_sync_job, connection_alert_job, connection_probe_job],
+    schedules=[hourly_sync_schedule, connection_probe_schedule],
     sensors=[tenant_partitions_sensor, credential_failure_sensor],
     # One process per run, not per step: a sync run's steps share the resources and its
     # Dagster overhead stays small. Definitions-wide, so the asset page's backfills use it too.

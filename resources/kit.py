@@ -50,6 +50,10 @@ class ProviderKit:
     token_addresses: Callable[[Any, MailboxCredentials], tuple[str, ...]]
     """The addresses of the account a refresh token was granted by, asked of the provider with
     its cheapest authenticated call; raises ConnectionFailure when the provider refuses it."""
+    probe: Callable[[Any, MailboxCredentials], None]
+    """Whether a connection still works, at the least cost: a token refresh and the provider's
+    cheapest call on the owner's mailbox as the sync addresses it; raises the ConnectionFailure
+    the sync would (the same classifiers)."""
     parse_message: Callable[[RawMessage], EmailRecord | QuarantinedRecord]
     parse_event: Callable[
         [RawEvent, Iterable[str]], MeetingRecord | QuarantinedRecord | DeletedEvent

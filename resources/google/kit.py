@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from resources.google.calendar_connector import GoogleCalendarConnector
 from resources.google.event_parsing import parse_google_event
-from resources.google.identity import token_addresses
+from resources.google.identity import probe, token_addresses
 from resources.google.mail_connector import GoogleMailConnector
 from resources.google.mail_parsing import parse_gmail_message
 from resources.google.resource import GoogleWorkspaceResource
@@ -31,6 +31,7 @@ GOOGLE = ProviderKit(
     mail_connector=mail_connector,
     calendar_connector=calendar_connector,
     token_addresses=token_addresses,
+    probe=probe,
     parse_message=parse_gmail_message,
     parse_event=parse_google_event,
     mail_kind="gmail",

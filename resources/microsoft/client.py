@@ -35,7 +35,9 @@ from resources.microsoft.errors import (
     classify_exception,
     classify_graph_error,
     failure,
+    is_access_denied,
     is_retryable_status,
+    owner_mismatch,
 )
 from resources.microsoft.settings import (
     MAX_BATCH_SIZE,
@@ -151,6 +153,8 @@ class GraphClient:
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
+        self._token_is_owners: bool | None = None
+        """Whether `/me` named the owner, once asked (after a 403 access denied)."""
 
     def close(self) -> None:
         self._session.close()
@@ -208,9 +212,39 @@ class GraphClient:
                     continue
             retry_after = retry_after_from_headers(answer.headers) if answer else None
             if not retryable or attempt >= self.max_attempts or self.backoff.too_long(retry_after):
-                raise problem from None
+                raise self._explain_denial(problem) from None
             self.stats.throttled_seconds += self.backoff.wait(attempt, retry_after)
             self.stats.retries += 1
+
+    def _explain_denial(self, problem: ConnectionFailure) -> ConnectionFailure:
+        """A 403 access denied as a missing permission or as a token of another user.
+
+        Graph answers `/users/{owner}` with 403 ErrorAccessDenied both when the owner's token
+        lacks a scope and when the token is another user's (a swapped or mixed-up token): the
+        first is `insufficient_permissions`, the second must never read the owner's mailbox and
+        is `invalid_credentials` / `token_owner_mismatch`, as at Google. `/me` (the kit's
+        identity call) tells them apart; it is asked once per client.
+        """
+        if not is_access_denied(problem):
+            return problem
+        if self._token_is_owners is None:
+            self._token_is_owners = self._token_names_owner()
+        # None (identity unreadable) or True keep the plain denial: only a proven other user is
+        # a mismatch.
+        return owner_mismatch() if self._token_is_owners is False else problem
+
+    def _token_names_owner(self) -> bool | None:
+        """Whether Graph's `/me` for this token is the owner; None when it cannot tell."""
+        url = self.url("me", {"$select": "id,mail,userPrincipalName"})
+        answer, _problem, _retryable = self._attempt(
+            "GET", url, "graph.users.get", 1, None, None, False
+        )
+        if answer is None or not answer.ok or answer.body is None:
+            return None
+        names = {
+            str(answer.body.get(key) or "").strip().lower() for key in ("mail", "userPrincipalName")
+        }
+        return self.tokens.owner_email.strip().lower() in names
 
     def _attempt(
         self,
@@ -313,7 +347,7 @@ class GraphClient:
                     or failed[request_id] >= self.max_attempts
                     or self.backoff.too_long(wait)
                 ):
-                    raise problem from None
+                    raise self._explain_denial(problem) from None
                 retry.append(request_id)
                 if wait is not None:
                     retry_after = max(retry_after or 0.0, wait)

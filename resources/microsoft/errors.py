@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from vocabulary.status import ConnectionFailure, ConnectionStatus
+from vocabulary.status import TOKEN_OWNER_MISMATCH, ConnectionFailure, ConnectionStatus
 
 EXPLANATIONS: dict[ConnectionStatus, str] = {
     ConnectionStatus.INVALID_CREDENTIALS: (
@@ -57,6 +57,10 @@ EXPLANATIONS: dict[ConnectionStatus, str] = {
     ),
 }
 SPECIFIC_EXPLANATIONS: dict[str, str] = {
+    TOKEN_OWNER_MISMATCH: (
+        "The Microsoft 365 account that granted Touchpoint access is not this mailbox's owner, "
+        "so Touchpoint will not read it. Reconnect the mailbox while signed in as its owner."
+    ),
     "mfa_required": (
         "Your organisation now requires multi-factor sign-in for Touchpoint's access to this "
         "mailbox. Reconnect the mailbox and complete the sign-in, including the extra "
@@ -259,6 +263,21 @@ def classify_graph_error(status: int, body: Any = None) -> ConnectionFailure:
     if status in (400, 405, 411, 413, 414, 416):
         return failure(ConnectionStatus.REQUEST_INVALID, f"bad_request_{status}")
     return failure(ConnectionStatus.SYNC_ERROR, f"http_{status}")
+
+
+def is_access_denied(failure_: ConnectionFailure) -> bool:
+    """A 403 Graph classified as a refused permission: a missing scope, or a token of another
+    user asking for the owner's mailbox (Graph answers both alike; only `/me` tells them apart)."""
+    return (
+        failure_.status is ConnectionStatus.INSUFFICIENT_PERMISSIONS
+        and failure_.cause_code == "access_denied"
+    )
+
+
+def owner_mismatch() -> ConnectionFailure:
+    """The token belongs to another user than the mailbox's owner: a credential failure of this
+    connection only, until its owner reconnects (Google's classification of the same case)."""
+    return failure(ConnectionStatus.INVALID_CREDENTIALS, TOKEN_OWNER_MISMATCH)
 
 
 def classify_exception(exc: BaseException) -> ConnectionFailure:

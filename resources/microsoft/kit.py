@@ -6,7 +6,7 @@ from __future__ import annotations
 from resources.kit import ProviderKit
 from resources.microsoft.calendar_connector import GraphCalendarConnector
 from resources.microsoft.event_parsing import parse_graph_event
-from resources.microsoft.identity import token_addresses
+from resources.microsoft.identity import probe, token_addresses
 from resources.microsoft.mail_connector import GraphMailConnector
 from resources.microsoft.mail_parsing import parse_graph_message
 from resources.microsoft.resource import MicrosoftGraphResource
@@ -44,6 +44,7 @@ MICROSOFT = ProviderKit(
     mail_connector=mail_connector,
     calendar_connector=calendar_connector,
     token_addresses=token_addresses,
+    probe=probe,
     parse_message=parse_graph_message,
     parse_event=parse_graph_event,
     mail_kind="outlook",

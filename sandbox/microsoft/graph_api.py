@@ -199,20 +199,24 @@ class GraphProvider:
 
     def _user(self, request: Request, _: re.Match[str], box: Mailbox) -> Response:
         given, _sep, family = box.display_name.partition(" ")
+        user = {
+            "businessPhones": [],
+            "displayName": box.display_name,
+            "givenName": given,
+            "jobTitle": None,
+            "mail": box.address,
+            "mobilePhone": None,
+            "officeLocation": None,
+            "preferredLanguage": "en-US",
+            "surname": family or None,
+            "userPrincipalName": box.address,
+            "id": box.user_id,
+        }
+        chosen = request.param("$select")
+        if chosen:
+            # Graph returns only the selected properties (the probe asks for id and mail).
+            wanted = {name.strip() for name in chosen.split(",")}
+            user = {k: v for k, v in user.items() if k in wanted}
         return graph_json(
-            200,
-            {
-                "@odata.context": f"{base_url(request)}/v1.0/$metadata#users/$entity",
-                "businessPhones": [],
-                "displayName": box.display_name,
-                "givenName": given,
-                "jobTitle": None,
-                "mail": box.address,
-                "mobilePhone": None,
-                "officeLocation": None,
-                "preferredLanguage": "en-US",
-                "surname": family or None,
-                "userPrincipalName": box.address,
-                "id": box.user_id,
-            },
+            200, {"@odata.context": f"{base_url(request)}/v1.0/$metadata#users/$entity", **user}
         )

@@ -10,6 +10,7 @@ import pytest
 
 from assets.emails import raw_emails
 from assets.meetings import raw_meetings
+from sandbox.workload.model import GRAPH_CALENDARS_SCOPE, GRAPH_MAIL_SCOPE
 from stack import WORKLOAD_NOW, running_stack
 from vocabulary.status import TOKEN_OWNER_MISMATCH, ConnectionStatus
 
@@ -49,16 +50,13 @@ def test_a_swapped_token_fills_no_rows(stack, provider, asset):
     assert stack.rows(table, victim_tenant, DAY) == []
 
     spied = stack.registry.connections.get_connection(spy.connection_id)
-    if provider == "google":
-        # Gmail refuses the owner's address for another account's token ("Delegation denied");
-        # the calendar's primary is not the owner's
-        assert (spied.status, spied.status_cause_code) == (
-            ConnectionStatus.INVALID_CREDENTIALS,
-            TOKEN_OWNER_MISMATCH,
-        )
-    else:
-        # Graph refuses /users/{owner} for another user's delegated token (403 ErrorAccessDenied)
-        assert spied.status is ConnectionStatus.INSUFFICIENT_PERMISSIONS
+    # Gmail refuses the owner's address for another account's token ("Delegation denied"), the
+    # calendar's primary is not the owner's; Graph refuses /users/{owner} with 403
+    # ErrorAccessDenied and /me names another user: the same credential failure either way
+    assert (spied.status, spied.status_cause_code) == (
+        ConnectionStatus.INVALID_CREDENTIALS,
+        TOKEN_OWNER_MISMATCH,
+    )
     (window,) = stack.registry.health.missed_windows(spy_tenant, spy.connection_id)
     assert window.stream == ("mail" if asset is raw_emails else "calendar")
     incident = stack.registry.incidents.open_incident(spy_tenant, spy.connection_id)
@@ -66,3 +64,30 @@ def test_a_swapped_token_fills_no_rows(stack, provider, asset):
     assert stack.registry.connections.get_connection(victim.connection_id).status is (
         ConnectionStatus.ACTIVE
     )
+
+
+@pytest.mark.parametrize(
+    ("asset", "scope"),
+    [(raw_emails, GRAPH_MAIL_SCOPE), (raw_meetings, GRAPH_CALENDARS_SCOPE)],
+    ids=["mail", "calendar"],
+)
+def test_microsoft_owner_without_a_scope_is_a_permission_failure(stack, asset, scope):
+    """The same 403 ErrorAccessDenied for the owner's own token lacking a scope: `/me` names
+    the owner, so it stays `insufficient_permissions` (reconnect and grant the scope), asked
+    once."""
+    tenant = stack.workload.tenants[0].slug
+    conn = next(c for c in stack.connections(tenant) if c.provider == "microsoft")
+    # a first sync leaves a valid access token in the connection's msal cache; the grant then
+    # loses the scope, so Graph (not the token endpoint) refuses the next sync
+    assert stack.materialize(tenant, DAY, assets=[asset]).success
+    stack.sandbox.state.mailbox(conn.owner_email).scopes.remove(scope)
+    stack.sandbox.state.reset_stats()
+    assert stack.materialize(tenant, DAY, assets=[asset]).success
+
+    got = stack.registry.connections.get_connection(conn.connection_id)
+    assert (got.status, got.status_cause_code) == (
+        ConnectionStatus.INSUFFICIENT_PERMISSIONS,
+        "access_denied",
+    )
+    calls = stack.sandbox.state.mailbox_stats(conn.owner_email)["calls_by_method"]
+    assert calls.get("graph.users.get") == 1
