@@ -70,6 +70,7 @@ class IssuedCode:
     expires_at: float  # time.time()
     code_challenge: str | None
     redirect_uri: str | None
+    nonce: str | None = None
 
 
 def s256_challenge(verifier: str) -> str:
@@ -175,11 +176,23 @@ class SandboxState:
             self._refresh[token] = box.address
             return token
 
+    def revoke_refresh_tokens(self, mailbox: str) -> int:
+        """Forget every refresh token of the mailbox, as a revoked grant or (at Google) a
+        password change does; returns how many. Tokens issued later work again."""
+        address = self.mailbox(mailbox).address
+        with self._lock:
+            doomed = [t for t, owner in self._refresh.items() if owner == address]
+            for token in doomed:
+                del self._refresh[token]
+            self.expire_access_tokens(address)
+            return len(doomed)
+
     def issue_authorization_code(
         self,
         mailbox: str,
         code_challenge: str | None = None,
         redirect_uri: str | None = None,
+        nonce: str | None = None,
     ) -> str:
         """A one-time authorization code for the mailbox, as the consent redirect would carry;
         bound to the PKCE challenge and redirect URI of its authorization request, if any."""
@@ -187,9 +200,15 @@ class SandboxState:
         with self._lock:
             code = new_authorization_code()
             self._codes[code] = IssuedCode(
-                box.address, time.time() + AUTH_CODE_TTL_S, code_challenge, redirect_uri
+                box.address, time.time() + AUTH_CODE_TTL_S, code_challenge, redirect_uri, nonce
             )
             return code
+
+    def authorization_code_nonce(self, code: str) -> str | None:
+        """The OpenID `nonce` of the code's authorization request (its ID token repeats it)."""
+        with self._lock:
+            found = self._codes.get(code)
+            return found.nonce if found else None
 
     def redeem_authorization_code(
         self, code: str, code_verifier: str | None = None, redirect_uri: str | None = None

@@ -71,8 +71,9 @@ class MicrosoftAuthorization:
             result = self._app(http, cache).acquire_token_by_auth_code_flow(
                 dict(flow), dict(callback), scopes=list(SCOPES)
             )
-        except (ValueError, OSError, msal.exceptions.MsalError):
-            # msal raises ValueError on a state mismatch; its text stays out of ours.
+        except (ValueError, RuntimeError, OSError, msal.exceptions.MsalError):
+            # msal raises ValueError on a state mismatch and RuntimeError on an ID token whose
+            # nonce is not the flow's; its text stays out of ours.
             raise AuthorizationRefused("exchange_failed") from None
         finally:
             http.close()

@@ -214,7 +214,9 @@ class EntraProvider:
                 "AADSTS50058: A silent sign-in request was sent but no user is signed in."
             )
         else:
-            params["code"] = self.state.issue_authorization_code(box.address, challenge, redirect)
+            params["code"] = self.state.issue_authorization_code(
+                box.address, challenge, redirect, request.param("nonce")
+            )
             params["session_state"] = str(uuid.uuid4())
         if request.param("state"):
             params["state"] = request.param("state") or ""
@@ -293,6 +295,7 @@ class EntraProvider:
         granted = _granted_scopes(scope, box)
         if granted is None:
             return self._grant_fault(request, tenant, "consent_required")
+        nonce = self.state.authorization_code_nonce(value) if grant != "refresh_token" else None
         try:
             if grant == "refresh_token":
                 token, expires_in, box = self.state.exchange_refresh_token(value)
@@ -307,7 +310,7 @@ class EntraProvider:
                 return err(400, "invalid_grant", 70000, _BAD_CODE)
             return self._grant_fault(request, tenant, exc.kind)
         return Response.json(
-            200, self._token_body(box, granted, scope, form, token, expires_in), _NO_STORE
+            200, self._token_body(box, granted, scope, form, token, expires_in, nonce), _NO_STORE
         )
 
     def _grant_fault(self, request: Request, tenant: str, kind: str) -> Response:
@@ -336,6 +339,7 @@ class EntraProvider:
         form: dict[str, str],
         token: str,
         expires_in: int,
+        nonce: str | None = None,
     ) -> dict[str, Any]:
         requested = {s.lower() for s in scope.split()}
         tid = box.entra_tenant_id or ""
@@ -363,6 +367,8 @@ class EntraProvider:
                 "sub": _b64url(uuid.uuid5(uuid.NAMESPACE_URL, oid).bytes),
                 "tid": tid,
                 "ver": "2.0",
+                # Entra repeats the authorization request's nonce; msal checks it.
+                **({"nonce": nonce} if nonce else {}),
             }
         )
         if form.get("client_info") == "1":
