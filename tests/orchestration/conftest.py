@@ -3,6 +3,7 @@ a clock the tests move, and a real headless Chromium driven over the DevTools pr
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 import requests
 import uvicorn
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 from orchestration.web import build_app
 from resources.reconnect import ReconnectConfig, ReconnectService
@@ -89,13 +90,10 @@ def reconnect_server() -> Callable[..., Any]:
 class Browser:
     """One page of a headless Chromium, driven with the DevTools protocol over its websocket."""
 
-    def __init__(self, ws_url: str) -> None:
-        self._ws = connect(ws_url, max_size=None, open_timeout=60)
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
         self._next = 0
         self.call("Page.enable")
-
-    def close(self) -> None:
-        self._ws.close()
 
     def _recv(self) -> dict[str, Any]:
         return json.loads(self._ws.recv(timeout=120))
@@ -129,8 +127,6 @@ class Browser:
         self._wait_for_load()
 
     def screenshot(self, path: Path) -> None:
-        import base64
-
         data = self.call("Page.captureScreenshot", format="png")["data"]
         path.write_bytes(base64.b64decode(data))
 
@@ -169,7 +165,6 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    page: Browser | None = None
     try:
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + 120
@@ -182,11 +177,9 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
         session.trust_env = False
         targets = session.get(f"http://127.0.0.1:{port}/json/list", timeout=30).json()
         target = next(t for t in targets if t["type"] == "page")
-        page = Browser(target["webSocketDebuggerUrl"])
-        yield page
+        with connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=60) as ws:
+            yield Browser(ws)
     finally:
-        if page is not None:
-            page.close()
         # Chromium's helpers share its process group: end the whole group we started.
         os.killpg(proc.pid, signal.SIGTERM)
         try:
