@@ -1,17 +1,27 @@
-"""`touchpoint connections reconnect-link` and `disconnect`, on SQLite and PostgreSQL."""
+"""`touchpoint connections reconnect-link`, `disconnect` and `serve`, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 from orchestration.cli import main
+from orchestration.demo import provider_environment
 from resources.reconnect_links import (
     LINK_KEY_ENV,
     PUBLIC_URL_ENV,
     generate_link_key,
+    make_reconnect_token,
     read_reconnect_token,
+    reconnect_url,
 )
 from resources.registry import Registry
 from vocabulary.status import ConnectionStatus
@@ -108,3 +118,53 @@ def test_disconnect_stops_wipes_tokens_and_keeps_history(
 def test_disconnect_of_an_unknown_connection_fails(cli, registry: Registry) -> None:
     code, out, err = cli("connections", "disconnect", "conn-unknown")
     assert code == 2 and out == "" and "conn-unknown" in err
+
+
+def test_serve_answers_a_link_from_the_environment(
+    warehouse_url, connection_id, tmp_path, secret_key
+) -> None:
+    """`touchpoint serve` as a process: settings from the environment, the page for a link."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    key = generate_link_key()
+    public = f"http://127.0.0.1:{port}"
+    env = dict(
+        os.environ,
+        **provider_environment("http://127.0.0.1:9"),
+        TOUCHPOINT_LINK_KEY=key,
+        TOUCHPOINT_PUBLIC_URL=public,
+        TOUCHPOINT_SECRET_KEY=secret_key,
+        TOUCHPOINT_WAREHOUSE_URL=warehouse_url,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    http = requests.Session()
+    http.trust_env = False
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if http.get(public + "/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.2)
+        token = make_reconnect_token(connection_id, key, datetime.now(UTC))
+        page = http.get(reconnect_url(public, token), timeout=30)
+        assert page.status_code == 200 and "ann@acme.example" in page.text
+        assert page.headers["referrer-policy"] == "no-referrer"
+        started = http.post(reconnect_url(public, token), allow_redirects=False, timeout=30)
+        assert started.status_code == 303
+        assert started.headers["location"].startswith("http://127.0.0.1:9/o/oauth2/v2/auth?")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0].decode()
+    # nothing in the server's output carries the link
+    assert token not in output
