@@ -21,19 +21,22 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import dagster as dg
 import sqlalchemy as sa
 
-from resources import settings
+from resources import reconnect_links, settings
 from resources.connectors import verify_token_owner
 from resources.providers import PROVIDERS
+from resources.reconnect import ReconnectConfig, ReconnectService
 from resources.registry import (
     Connection,
     ConnectionHealth,
     ConnectionStore,
+    Registry,
     RegistryError,
     Tenant,
     TenantStore,
@@ -42,7 +45,7 @@ from resources.registry import (
 from resources.registry.validation import normalise_email
 from resources.secrets import SecretKeyError, generate_key
 from resources.warehouse import Warehouse, WarehouseError
-from vocabulary.status import TOKEN_OWNER_MISMATCH, ConnectionFailure
+from vocabulary.status import TOKEN_OWNER_MISMATCH, ConnectionFailure, ConnectionStatus
 from vocabulary.text import short_repr
 
 EXIT_USAGE = 2
@@ -100,6 +103,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     _add_tenant_commands(commands)
     _add_connection_commands(commands)
     _add_demo_commands(commands)
+
+    serve = commands.add_parser(
+        "serve", help="serve the reconnect pages mailbox owners reach from their links"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port (default: the one in ${reconnect_links.PUBLIC_URL_ENV}, else 8080)",
+    )
+    serve.set_defaults(handler=cmd_serve)
     return parser, commands
 
 
@@ -119,6 +134,10 @@ def _add_key_commands(commands: Any) -> None:
         "--dry-run", action="store_true", help="only count what would be re-encrypted"
     )
     rotate.set_defaults(handler=cmd_keys_rotate)
+    link_key = sub.add_parser(
+        "generate-link-key", help="print a new key for TOUCHPOINT_LINK_KEY (reconnect links)"
+    )
+    link_key.set_defaults(handler=cmd_generate_link_key)
 
 
 def _add_demo_commands(commands: Any) -> None:
@@ -221,12 +240,97 @@ def _add_connection_commands(commands: Any) -> None:
     history.add_argument("--json", action="store_true", help="print JSON")
     history.set_defaults(handler=cmd_connections_history)
 
+    link = sub.add_parser(
+        "reconnect-link", help="print a fresh reconnect link for the mailbox's owner"
+    )
+    link.add_argument("connection_id", metavar="CONNECTION_ID")
+    link.set_defaults(handler=cmd_connections_reconnect_link)
+
+    disconnect = sub.add_parser(
+        "disconnect", help="stop syncing a mailbox for good: status stopped, tokens deleted"
+    )
+    disconnect.add_argument("connection_id", metavar="CONNECTION_ID")
+    disconnect.set_defaults(handler=cmd_connections_disconnect)
+
 
 def open_warehouse(args: argparse.Namespace) -> Warehouse:
     """The warehouse the command works on, migrated (commands migrate on first use)."""
     warehouse = Warehouse(args.warehouse_url or settings.default_warehouse_url())
     warehouse.migrate()
     return warehouse
+
+
+def cmd_generate_link_key(_args: argparse.Namespace) -> int:
+    print(reconnect_links.generate_link_key())
+    return 0
+
+
+def cmd_connections_reconnect_link(args: argparse.Namespace) -> int:
+    """Prints a fresh link (support hands it to the owner); earlier links stay valid until
+    they expire or one of them completes a reconnect."""
+    key = _link_key()
+    with open_warehouse(args) as warehouse:
+        connection = ConnectionStore(warehouse).get_connection(args.connection_id)
+    if connection.status == ConnectionStatus.STOPPED:
+        raise CommandError(
+            f"connection {connection.connection_id} is disconnected; add the mailbox again instead"
+        )
+    now = datetime.now(UTC)
+    token = reconnect_links.make_reconnect_token(connection.connection_id, key, now)
+    print(reconnect_links.reconnect_url(reconnect_links.public_url_from_env(), token))
+    expires = now + reconnect_links.link_ttl_from_env()
+    print(
+        f"for {connection.owner_email} ({connection.status.value}); valid until "
+        f"{expires.isoformat(timespec='minutes')}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_connections_disconnect(args: argparse.Namespace) -> int:
+    with open_warehouse(args) as warehouse:
+        changed = ConnectionHealth(warehouse).disconnect(args.connection_id)
+    state = "disconnected" if changed else "was already stopped;"
+    print(f"{args.connection_id} {state} (status stopped, tokens deleted, history kept)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from orchestration.web import build_app, serve
+
+    key = _link_key()
+    public_url = reconnect_links.public_url_from_env()
+    config = ReconnectConfig(key, reconnect_links.link_ttl_from_env(), public_url)
+    port = args.port if args.port is not None else (urlsplit(public_url).port or 8080)
+    warehouse = open_warehouse(args)
+    try:
+        registry = Registry(warehouse)
+        registry.connections.cipher  # noqa: B018 - a missing key fails now, not at a callback
+        service = ReconnectService(registry, _configured_provider_settings(), config)
+        print(f"serving reconnect pages on http://{args.host}:{port} (links: {public_url})")
+        serve(build_app(service), args.host, port)
+    finally:
+        warehouse.dispose()
+    return 0
+
+
+def _configured_provider_settings() -> dict[str, Any]:
+    """Each configured provider's plain settings; unconfigured ones are left out (their
+    connections' links then say the provider is not available)."""
+    found = {}
+    for name, kit in PROVIDERS.items():
+        try:
+            found[name] = kit.resource().process_config_and_initialize().settings()
+        except dg.DagsterInvalidConfigError:
+            continue
+    return found
+
+
+def _link_key() -> str:
+    try:
+        return reconnect_links.link_key_from_env()
+    except reconnect_links.LinkKeyError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def cmd_keygen(_args: argparse.Namespace) -> int:

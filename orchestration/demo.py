@@ -19,6 +19,7 @@ from pathlib import Path
 
 from orchestration.instance import write_local_instance_config
 from resources.providers import PROVIDERS
+from resources.reconnect_links import generate_link_key
 from resources.secrets import generate_key
 from resources.settings import state_dir, write_private
 from sandbox.workload.model import APP_CREDENTIALS
@@ -93,6 +94,15 @@ def _load_or_create_key(path: Path) -> str:
     return key
 
 
+def _load_or_create_link_key(path: Path) -> str:
+    """TOUCHPOINT_LINK_KEY from the demo's link key file, made on first use."""
+    if path.exists() and path.read_text().strip():
+        return path.read_text().strip()
+    key = generate_link_key()
+    write_private(path, key + "\n")
+    return key
+
+
 def provider_environment(sandbox_url: str) -> dict[str, str]:
     """The settings that point every provider's resource at a sandbox instead of the real
     identity platforms and APIs, with the sandbox's app credentials."""
@@ -112,6 +122,8 @@ def demo_environment(sandbox_url: str, sandbox_now: datetime) -> dict[str, str]:
         "TOUCHPOINT_HOME": str(home),
         "TOUCHPOINT_WAREHOUSE_URL": f"sqlite:///{home / 'warehouse.db'}",
         "TOUCHPOINT_SECRET_KEY": _load_or_create_key(home / "secret.key"),
+        # Its own key: a link key only mints reconnect links, the secret key opens tokens.
+        "TOUCHPOINT_LINK_KEY": _load_or_create_link_key(home / "link.key"),
         **provider_environment(sandbox_url),
         "TOUCHPOINT_SANDBOX_SEED": str(DEMO_SEED),
         "TOUCHPOINT_SANDBOX_NOW": sandbox_now.isoformat(),

@@ -77,6 +77,12 @@ class ConnectorFactory:
         return kit.calendar_connector(self.budgeted_settings(kit.name), self.credentials(conn))
 
 
+def is_owner(owner_email: str, aliases: Iterable[str], found: Iterable[str]) -> bool:
+    """Whether any of the addresses a provider named for a token is the owner or an alias."""
+    mine = {a.strip().lower() for a in (owner_email, *aliases)}
+    return bool(mine & {a.strip().lower() for a in found})
+
+
 def verify_token_owner(
     provider: str, settings: Any, owner_email: str, aliases: Iterable[str], refresh_token: str
 ) -> None:
@@ -90,7 +96,7 @@ def verify_token_owner(
     kit = provider_kit(provider)
     owner = owner_email.strip().lower()
     found = kit.token_addresses(settings, MailboxCredentials(owner, refresh_token))
-    if not {owner, *(a.strip().lower() for a in aliases)} & set(found):
+    if not is_owner(owner, aliases, found):
         raise ConnectionFailure(
             ConnectionStatus.INVALID_CREDENTIALS,
             TOKEN_OWNER_MISMATCH,

@@ -8,7 +8,7 @@ the assets and the Definitions look a provider up in that table and never branch
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vocabulary.connectors import CalendarConnector, MailboxCredentials, MailConnector
@@ -20,6 +20,51 @@ from vocabulary.records import (
     RawEvent,
     RawMessage,
 )
+
+
+class AuthorizationRefused(Exception):
+    """The provider's authorization did not yield a usable grant.
+
+    `code` is ours (`access_denied`, `state_mismatch`, `exchange_failed`, `no_refresh_token`,
+    `identity_unreadable`), never the provider's text: it reaches pages and logs.
+    """
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class AuthorizationStart:
+    """Where to send the browser, and what the callback needs: `state` keys the server-side
+    `flow` (it holds the PKCE verifier: store it encrypted, never in the browser)."""
+
+    url: str
+    state: str
+    flow: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a completed authorization gives: a refresh token (and the library's token cache,
+    for providers whose library keeps one) and the addresses of the account that signed in."""
+
+    refresh_token: str = field(repr=False)
+    token_cache: str | None = field(repr=False)
+    addresses: tuple[str, ...]
+
+
+class Authorization(Protocol):
+    """A provider's OAuth 2.0 authorization-code flow with PKCE, for a reconnect."""
+
+    def start(self, login_hint: str, redirect_uri: str) -> AuthorizationStart:
+        """The provider's consent URL (offline access, consent prompt, `login_hint`)."""
+        ...
+
+    def finish(self, flow: dict[str, Any], callback: dict[str, str]) -> Grant:
+        """Exchange the callback's code (checking its state against the flow's); raises
+        AuthorizationRefused."""
+        ...
 
 
 class ProviderResource(Protocol):
@@ -61,6 +106,8 @@ class ProviderKit:
     mail_kind: str
     """Dagster `kinds` tag of the provider's mail service (shown on the asset graph)."""
     calendar_kind: str
+    authorization: Callable[[Any], Authorization]
+    """The provider's plain settings -> its authorization-code flow (reconnect)."""
     sandbox_env: Callable[[str, str, str], dict[str, str]]
     """(stand-in root URL, client id, client secret) -> the environment that points a
     deployment's resource at a stand-in serving the provider's paths (the demo's sandbox)."""

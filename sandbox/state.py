@@ -11,11 +11,14 @@ mailbox's messages by date), `tokens` (token shapes), `faults`, `quota` (limits 
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import random
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,9 +54,29 @@ from sandbox.workload.event_spec import apply_changes, build_event
 from sandbox.workload.message_ids import provider_ids
 from sandbox.workload.model import Mailbox, SandboxMessage, Workload
 
+DENY = "<deny>"
+"""`SandboxState.consent_for`'s answer when the person at the consent screen refuses."""
+
 
 class UnknownMailbox(KeyError):
     pass
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    """An authorization code the sandbox issued, and what its redemption must show."""
+
+    mailbox: str
+    expires_at: float  # time.time()
+    code_challenge: str | None
+    redirect_uri: str | None
+    nonce: str | None = None
+
+
+def s256_challenge(verifier: str) -> str:
+    """RFC 7636's S256 code challenge of a verifier."""
+    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
 class UnknownMessage(KeyError):
@@ -93,7 +116,8 @@ class SandboxState:
         self._meters = Meters()
         self._in_flight: dict[str, int] = {}
         self._stats: dict[str, MailboxStats] = {}
-        self._codes: dict[str, tuple[str, float]] = {}
+        self._codes: dict[str, IssuedCode] = {}
+        self._consent: dict[str, str] = {}
         self._calendars: dict[str, dict[str, MasterEvent]] = {}
         for address in self._mailboxes:
             events = workload.events.get(address, [])
@@ -142,7 +166,7 @@ class SandboxState:
     def authorization_code_owner(self, code: str) -> str | None:
         with self._lock:
             found = self._codes.get(code)
-            return found[0] if found and found[1] > time.time() else None
+            return found.mailbox if found and found.expires_at > time.time() else None
 
     def issue_refresh_token(self, mailbox: str) -> str:
         """A further refresh token for the mailbox (Entra rotates them on every redemption)."""
@@ -152,21 +176,87 @@ class SandboxState:
             self._refresh[token] = box.address
             return token
 
-    def issue_authorization_code(self, mailbox: str) -> str:
-        """A one-time authorization code for the mailbox, as the consent redirect would carry."""
+    def revoke_refresh_tokens(self, mailbox: str) -> int:
+        """Forget every refresh token of the mailbox, as a revoked grant or (at Google) a
+        password change does; returns how many. Tokens issued later work again."""
+        address = self.mailbox(mailbox).address
+        with self._lock:
+            doomed = [t for t, owner in self._refresh.items() if owner == address]
+            for token in doomed:
+                del self._refresh[token]
+            self.expire_access_tokens(address)
+            return len(doomed)
+
+    def issue_authorization_code(
+        self,
+        mailbox: str,
+        code_challenge: str | None = None,
+        redirect_uri: str | None = None,
+        nonce: str | None = None,
+    ) -> str:
+        """A one-time authorization code for the mailbox, as the consent redirect would carry;
+        bound to the PKCE challenge and redirect URI of its authorization request, if any."""
         box = self.mailbox(mailbox)
         with self._lock:
             code = new_authorization_code()
-            self._codes[code] = (box.address, time.time() + AUTH_CODE_TTL_S)
+            self._codes[code] = IssuedCode(
+                box.address, time.time() + AUTH_CODE_TTL_S, code_challenge, redirect_uri, nonce
+            )
             return code
 
-    def redeem_authorization_code(self, code: str) -> tuple[str, int, Mailbox]:
-        """Like `exchange_refresh_token`, for a code from `issue_authorization_code` (once)."""
+    def authorization_code_nonce(self, code: str) -> str | None:
+        """The OpenID `nonce` of the code's authorization request (its ID token repeats it)."""
+        with self._lock:
+            found = self._codes.get(code)
+            return found.nonce if found else None
+
+    def redeem_authorization_code(
+        self, code: str, code_verifier: str | None = None, redirect_uri: str | None = None
+    ) -> tuple[str, int, Mailbox]:
+        """Like `exchange_refresh_token`, for a code from `issue_authorization_code` (once).
+
+        A code issued for a PKCE challenge needs the verifier that hashes to it (RFC 7636 S256:
+        BASE64URL(SHA256(verifier))), and one issued for a redirect URI needs the same URI; a
+        failed attempt uses the code up, as the providers do. TokenError.kind: `pkce`,
+        `redirect_uri` or `unknown`.
+        """
         with self._lock:
             found = self._codes.pop(code, None)
-            if found is None or found[1] <= time.time():
+            if found is None or found.expires_at <= time.time():
                 raise TokenError("unknown, redeemed or expired authorization code")
-            return self._issue_access_token(found[0])
+            if found.code_challenge is not None and (
+                not code_verifier or s256_challenge(code_verifier) != found.code_challenge
+            ):
+                raise TokenError("the code verifier does not match the challenge", "pkce")
+            if found.redirect_uri is not None and redirect_uri != found.redirect_uri:
+                raise TokenError("the redirect URI is not the authorization's", "redirect_uri")
+            return self._issue_access_token(found.mailbox)
+
+    def set_consent(
+        self, login_hint: str, *, sign_in_as: str | None = None, deny: bool = False
+    ) -> None:
+        """A test hook standing in for the person at the consent screen: when the browser
+        arrives with `login_hint`, sign in as `sign_in_as` instead, or deny consent."""
+        hint = self.mailbox(login_hint).address
+        with self._lock:
+            if deny:
+                self._consent[hint] = DENY
+            elif sign_in_as is not None:
+                self._consent[hint] = self.mailbox(sign_in_as).address
+            else:
+                self._consent.pop(hint, None)
+
+    def consent_for(self, login_hint: str) -> str | None:
+        """Who signs in for `login_hint` (`DENY` when consent is refused; None for an address
+        that is no sandbox mailbox)."""
+        with self._lock:
+            chosen = self._consent.get(login_hint.lower())
+        if chosen is not None:
+            return chosen
+        try:
+            return self.mailbox(login_hint).address
+        except UnknownMailbox:
+            return None
 
     def note_token_failure(self, refresh_token: str) -> None:
         with self._lock:
@@ -208,8 +298,13 @@ class SandboxState:
             return fault.to_dict(time.monotonic())
 
     def clear_faults(self, mailbox: str | None = None) -> None:
+        """Clear the faults (and consent overrides) of one mailbox, or of all."""
         with self._lock:
             self._faults.clear(None if mailbox is None else self.mailbox(mailbox).address)
+            if mailbox is None:
+                self._consent.clear()
+            else:
+                self._consent.pop(self.mailbox(mailbox).address, None)
 
     def faults(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from resources.google.authorization import GoogleAuthorization
 from resources.google.calendar_connector import GoogleCalendarConnector
 from resources.google.event_parsing import parse_google_event
 from resources.google.identity import probe, token_addresses
@@ -36,5 +37,6 @@ GOOGLE = ProviderKit(
     parse_event=parse_google_event,
     mail_kind="gmail",
     calendar_kind="googlecalendar",
+    authorization=GoogleAuthorization,
     sandbox_env=sandbox_env,
 )

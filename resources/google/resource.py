@@ -33,6 +33,10 @@ class GoogleWorkspaceResource(dg.ConfigurableResource):
     token_uri: str | None = Field(
         default=None, description="OAuth token endpoint; default base_url + '/token'."
     )
+    auth_uri: str | None = Field(
+        default=None,
+        description="OAuth consent endpoint (reconnect); default base_url + '/o/oauth2/v2/auth'.",
+    )
     batch_size: int = Field(
         default=50, ge=1, le=MAX_BATCH_SIZE, description="Gmail calls per batch."
     )
@@ -67,6 +71,7 @@ class GoogleWorkspaceResource(dg.ConfigurableResource):
             client_id=self.client_id,
             client_secret=self.client_secret,
             token_uri=self.token_uri,
+            auth_uri=self.auth_uri,
             batch_size=self.batch_size,
             quota_units_per_second=self.quota_units_per_second,
             calendar_requests_per_minute=self.calendar_requests_per_minute,

@@ -38,6 +38,7 @@ class GoogleSettings:
     client_id: str
     client_secret: str = field(repr=False)
     token_uri: str | None = None
+    auth_uri: str | None = None
     batch_size: int = 50
     quota_units_per_second: int = GMAIL_QUOTA_UNITS_PER_SECOND
     calendar_requests_per_minute: int = CALENDAR_REQUESTS_PER_MINUTE
@@ -57,6 +58,12 @@ class GoogleSettings:
     def token_endpoint(self) -> str:
         """The OAuth token endpoint: configured, or Google's path under `base_url`."""
         return self.token_uri or self.root + "/token"
+
+    @property
+    def authorization_endpoint(self) -> str:
+        """The OAuth consent endpoint: configured (Google's is
+        https://accounts.google.com/o/oauth2/v2/auth), or Google's path under `base_url`."""
+        return self.auth_uri or self.root + "/o/oauth2/v2/auth"
 
 
 def sandbox_env(root_url: str, client_id: str, client_secret: str) -> dict[str, str]:

@@ -4,6 +4,7 @@ entry point."""
 from __future__ import annotations
 
 from resources.kit import ProviderKit
+from resources.microsoft.authorization import MicrosoftAuthorization
 from resources.microsoft.calendar_connector import GraphCalendarConnector
 from resources.microsoft.event_parsing import parse_graph_event
 from resources.microsoft.identity import probe, token_addresses
@@ -49,5 +50,6 @@ MICROSOFT = ProviderKit(
     parse_event=parse_graph_event,
     mail_kind="outlook",
     calendar_kind="outlook",
+    authorization=MicrosoftAuthorization,
     sandbox_env=sandbox_env,
 )

@@ -177,7 +177,10 @@ class ConnectionStore:
     def replace_refresh_token(
         self, connection_id: str, refresh_token: str, authorized_at: datetime | None = None
     ) -> None:
-        """Store a new token after a reconnect; `authorized_at` records when it was granted."""
+        """Swap the stored token, leaving the status alone (key repair, tests). An owner's
+        reconnect goes through `ReconnectStore.complete` instead, which also records the link's
+        use and sets the connection active with a history row and its incident, in one
+        transaction."""
         if not isinstance(refresh_token, str) or not refresh_token.strip():
             raise InvalidInputError("the refresh token is empty")
         values: dict[str, Any] = {

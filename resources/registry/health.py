@@ -25,6 +25,9 @@ from resources.schema.column_types import to_utc
 from resources.warehouse import Warehouse
 from vocabulary.status import ConnectionStatus
 
+DISCONNECTED = "disconnected"
+"""Cause code of a connection stopped by `touchpoint connections disconnect`."""
+
 
 class ConnectionHealth:
     """Records and reads connection status changes and missed sync windows."""
@@ -68,31 +71,66 @@ class ConnectionHealth:
         the change is what tells a persisting failure from a new one. It does count as the
         failure being seen again (the open incident's `last_seen_at`).
         """
+        with self.warehouse.write() as conn:
+            return self.change_status_in(conn, connection_id, status, cause_code, explanation, at)
+
+    def change_status_in(
+        self,
+        conn: sa.Connection,
+        connection_id: str,
+        status: ConnectionStatus | str,
+        cause_code: str | None,
+        explanation: str | None,
+        at: datetime | None = None,
+    ) -> bool:
+        """`set_status` inside the caller's write transaction (a reconnect stores the new token
+        and the status change together)."""
         new_status = validate_status(status)
         changed_at = to_utc(at) if at is not None else now()
         connections = self.warehouse.table("connections")
+        row = self._locked_connection(conn, connection_id)
+        if row.status == new_status.value:
+            self.incidents.apply(conn, row, changed_at, seen=True)
+            return False
+        values = {
+            "status": new_status.value,
+            "status_changed_at": changed_at,
+            "status_cause_code": cause_code,
+            "status_explanation": explanation,
+        }
+        conn.execute(
+            sa.update(connections)
+            .where(connections.c.connection_id == connection_id)
+            .values(**values)
+        )
+        changed = {"connection_id": connection_id, "tenant_id": row.tenant_id, **values}
+        insert_status_change(conn, self._history, changed, row.status, changed_at)
+        self.incidents.apply(
+            conn, self._locked_connection(conn, connection_id), changed_at, seen=True
+        )
+        return True
+
+    def disconnect(self, connection_id: str, at: datetime | None = None) -> bool:
+        """Stop the connection for good: status `stopped` (its incident closes, nobody is
+        alerted), both stored tokens wiped in the same transaction, history kept. The refresh
+        token column cannot be NULL, so a wiped token is the empty string. True when it was not
+        stopped already."""
+        connections = self.warehouse.table("connections")
         with self.warehouse.write() as conn:
-            row = self._locked_connection(conn, connection_id)
-            if row.status == new_status.value:
-                self.incidents.apply(conn, row, changed_at, seen=True)
-                return False
-            values = {
-                "status": new_status.value,
-                "status_changed_at": changed_at,
-                "status_cause_code": cause_code,
-                "status_explanation": explanation,
-            }
+            self._locked_connection(conn, connection_id)
             conn.execute(
                 sa.update(connections)
                 .where(connections.c.connection_id == connection_id)
-                .values(**values)
+                .values(refresh_token_encrypted="", token_cache_encrypted=None)
             )
-            changed = {"connection_id": connection_id, "tenant_id": row.tenant_id, **values}
-            insert_status_change(conn, self._history, changed, row.status, changed_at)
-            self.incidents.apply(
-                conn, self._locked_connection(conn, connection_id), changed_at, seen=True
+            return self.change_status_in(
+                conn,
+                connection_id,
+                ConnectionStatus.STOPPED,
+                DISCONNECTED,
+                "The mailbox was disconnected; its stored tokens were deleted.",
+                at,
             )
-        return True
 
     def status_history(self, connection_id: str) -> list[StatusChange]:
         """Every status change of the connection, oldest first."""

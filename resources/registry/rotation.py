@@ -69,7 +69,8 @@ def rotate_tokens(store: ConnectionStore, *, dry_run: bool = False) -> KeyRotati
                 rotated = {
                     column: cipher.rotate(row._mapping[column])
                     for column in TOKEN_COLUMNS
-                    if row._mapping[column] is not None
+                    # None: no cache; "": wiped by a disconnect. Nothing to re-encrypt.
+                    if row._mapping[column]
                 }
             except UndecryptableTokenError:
                 # All or nothing per connection: a half-rotated row would help nobody.

@@ -144,6 +144,40 @@ def _add_incident_tables(md: sa.MetaData) -> None:
     )
 
 
+def _add_reconnect_tables(md: sa.MetaData) -> None:
+    """The server-side state of reconnect authorizations (by OAuth `state`) and the reconnect
+    links already used, which makes each link single-use."""
+    sa.Table(
+        "reconnect_flows",
+        md,
+        sa.Column("state", sa.String(128), primary_key=True),
+        tenant_id_column(),
+        sa.Column("connection_id", sa.String(32), nullable=False),
+        sa.Column("link_nonce", sa.String(64), nullable=False),
+        sa.Column("flow_encrypted", sa.Text, nullable=False),
+        sa.Column("started_at", UTCDateTime, nullable=False),
+        sa.Column("finished_at", UTCDateTime),
+        sa.Column("outcome", sa.String(32)),
+        sa.ForeignKeyConstraint(
+            ["connection_id"], ["connections.connection_id"], name="fk_reconnect_flows_connection"
+        ),
+        sa.Index("ix_reconnect_flows_connection", "tenant_id", "connection_id"),
+    )
+    sa.Table(
+        "reconnect_link_uses",
+        md,
+        sa.Column("link_nonce", sa.String(64), primary_key=True),
+        tenant_id_column(),
+        sa.Column("connection_id", sa.String(32), nullable=False),
+        sa.Column("used_at", UTCDateTime, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.connection_id"],
+            name="fk_reconnect_link_uses_connection",
+        ),
+    )
+
+
 def _add_change_tracking_tables(md: sa.MetaData) -> None:
     """Where each connection stands in its provider's change feed, and the tenant-days whose
     deduplicated rows a change outside a run's own days left stale."""
@@ -196,6 +230,7 @@ def schema_metadata() -> sa.MetaData:
     md = sa.MetaData()
     _add_registry_tables(md)
     _add_incident_tables(md)
+    _add_reconnect_tables(md)
     _add_crm_tables(md)
     _add_change_tracking_tables(md)
     for spec in STREAM_TABLES:

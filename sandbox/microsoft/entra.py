@@ -2,7 +2,8 @@
 
 Routes (relative to the sandbox base URL, standing in for https://login.microsoftonline.com):
 GET /{tenant}/v2.0/.well-known/openid-configuration, GET /common/discovery/instance,
-GET /{tenant}/oauth2/v2.0/authorize (redirects with a code for `login_hint`'s mailbox) and
+GET /{tenant}/oauth2/v2.0/authorize (redirects with a code for `login_hint`'s mailbox, bound to
+its PKCE challenge; `SandboxState.set_consent` makes it sign in as another mailbox or deny) and
 POST /{tenant}/oauth2/v2.0/token (refresh_token and authorization_code grants). Every URL in the
 OpenID configuration is https://login.microsoftonline.com/..., because msal insists on https: a
 client rewrites that prefix to the sandbox (see sandbox/README.md).
@@ -21,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from sandbox.http import Request, Response, Router
-from sandbox.state import SandboxState, UnknownMailbox
+from sandbox.state import DENY, SandboxState
 from sandbox.tokens import TokenError
 from sandbox.workload.model import MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, Mailbox
 
@@ -193,18 +194,29 @@ class EntraProvider:
                 "the directory.",
                 tenant=match["tenant"],
             )
-        try:
-            box = self.state.mailbox(hint)
-        except UnknownMailbox:
-            box = None
+        challenge = request.param("code_challenge")
+        method = request.param("code_challenge_method") or ("plain" if challenge else None)
+        signed_in = self.state.consent_for(hint) if hint else None
+        box = self.state.mailbox(signed_in) if signed_in not in (None, DENY) else None
         params: dict[str, str] = {}
-        if box is None or box.provider != "microsoft":
+        if challenge is not None and method != "S256":
+            # Entra also takes `plain`; the sandbox holds clients to S256, as msal sends.
+            params["error"] = "invalid_request"
+            params["error_description"] = (
+                "AADSTS501491: Invalid size of Code_Challenge parameter or unsupported method."
+            )
+        elif signed_in == DENY:
+            params["error"] = "access_denied"
+            params["error_description"] = "AADSTS65004: User declined to consent to access the app."
+        elif box is None or box.provider != "microsoft":
             params["error"] = "login_required"
             params["error_description"] = (
                 "AADSTS50058: A silent sign-in request was sent but no user is signed in."
             )
         else:
-            params["code"] = self.state.issue_authorization_code(box.address)
+            params["code"] = self.state.issue_authorization_code(
+                box.address, challenge, redirect, request.param("nonce")
+            )
             params["session_state"] = str(uuid.uuid4())
         if request.param("state"):
             params["state"] = request.param("state") or ""
@@ -283,17 +295,22 @@ class EntraProvider:
         granted = _granted_scopes(scope, box)
         if granted is None:
             return self._grant_fault(request, tenant, "consent_required")
+        nonce = self.state.authorization_code_nonce(value) if grant != "refresh_token" else None
         try:
             if grant == "refresh_token":
                 token, expires_in, box = self.state.exchange_refresh_token(value)
             else:
-                token, expires_in, box = self.state.redeem_authorization_code(value)
+                token, expires_in, box = self.state.redeem_authorization_code(
+                    value, form.get("code_verifier"), form.get("redirect_uri")
+                )
         except TokenError as exc:
-            if exc.kind == "unknown":
+            if exc.kind == "pkce":
+                return err(400, "invalid_grant", 501481, _BAD_VERIFIER)
+            if exc.kind in ("unknown", "redirect_uri"):
                 return err(400, "invalid_grant", 70000, _BAD_CODE)
             return self._grant_fault(request, tenant, exc.kind)
         return Response.json(
-            200, self._token_body(box, granted, scope, form, token, expires_in), _NO_STORE
+            200, self._token_body(box, granted, scope, form, token, expires_in, nonce), _NO_STORE
         )
 
     def _grant_fault(self, request: Request, tenant: str, kind: str) -> Response:
@@ -322,6 +339,7 @@ class EntraProvider:
         form: dict[str, str],
         token: str,
         expires_in: int,
+        nonce: str | None = None,
     ) -> dict[str, Any]:
         requested = {s.lower() for s in scope.split()}
         tid = box.entra_tenant_id or ""
@@ -349,6 +367,8 @@ class EntraProvider:
                 "sub": _b64url(uuid.uuid5(uuid.NAMESPACE_URL, oid).bytes),
                 "tid": tid,
                 "ver": "2.0",
+                # Entra repeats the authorization request's nonce; msal checks it.
+                **({"nonce": nonce} if nonce else {}),
             }
         )
         if form.get("client_info") == "1":
@@ -395,6 +415,9 @@ class EntraProvider:
 _NO_STORE = [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache")]
 _MALFORMED = "Invalid request. Request is malformed or invalid."
 _BAD_CODE = "The provided value for the 'code' parameter is not valid."
+_BAD_VERIFIER = (
+    "The Code_Verifier does not match the code_challenge supplied in the authorization request."
+)
 
 
 def _tenant_matches(tenant: str, box: Mailbox) -> bool:

@@ -58,8 +58,12 @@ def test_archive_months_reach_the_window() -> None:
     months = month_partitions.get_partition_keys()
     first_day = tenant_day_partitions.get_partitions_def_for_dimension("day").start
     last_month = datetime.fromisoformat(months[-1]).replace(tzinfo=UTC)
-    assert last_month <= first_day < datetime(
-        last_month.year + last_month.month // 12, last_month.month % 12 + 1, 1, tzinfo=UTC
+    assert (
+        last_month
+        <= first_day
+        < datetime(
+            last_month.year + last_month.month // 12, last_month.month % 12 + 1, 1, tzinfo=UTC
+        )
     )
 
 

@@ -16,10 +16,29 @@ from paths import ROOT
 @pytest.mark.timeout(300)
 def test_partition_scale_harness_produces_its_figures() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.partition_scale", "--tenants", "3", "--days", "5",
-         "--designs", "a,b1", "--shard-size", "2", "--work-s", "0.1",
-         "--runs-per-tenant-design", "2", "--runs-multi", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=280,
+        [
+            sys.executable,
+            "-m",
+            "bench.partition_scale",
+            "--tenants",
+            "3",
+            "--days",
+            "5",
+            "--designs",
+            "a,b1",
+            "--shard-size",
+            "2",
+            "--work-s",
+            "0.1",
+            "--runs-per-tenant-design",
+            "2",
+            "--runs-multi",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     rows = {
