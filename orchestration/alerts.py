@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from resources.alerts.facts import AlertFacts, gather_facts
-from resources.alerts.links import ReconnectLinkResource, ReconnectTokenMaker
+from resources.alerts.links import ReconnectLinkResource
 from resources.alerts.messages import compose_email, incident_payload, mass_failure_payload
 from resources.alerts.settings import AlertSettings
 from resources.alerts.smtp import DeliveryError, SmtpResource
@@ -80,7 +80,6 @@ def _deliver(
     smtp: SmtpResource,
     webhook: WebhookResource,
     links: ReconnectLinkResource,
-    make_token: ReconnectTokenMaker | None,
     now: datetime,
 ) -> list[tuple[int, NotificationChannel, str]]:
     """Send the notification; returns (incident, channel, recipient) of what went out."""
@@ -95,9 +94,7 @@ def _deliver(
             continue
         link = None
         if plan.kind is not NotificationKind.RESOLVED:
-            if make_token is None:
-                raise DeliveryError("reconnect_links_not_wired")
-            link = links.link(facts.connection_id, now, make_token)
+            link = links.link(facts.connection_id, now)
         cc = ()
         if plan.kind is NotificationKind.ESCALATION:
             cc = AlertSettings.from_env().admins(facts.tenant_id)
@@ -119,9 +116,8 @@ def _recipients(plan: AlertPlan, webhook: WebhookResource) -> list[tuple[int, st
     return [(f.incident_id, NotificationChannel.EMAIL, f.mailbox) for f in plan.facts]
 
 
-def build_connection_alert_job(make_token: ReconnectTokenMaker | None) -> dg.JobDefinition:
-    """The alert job; `make_token` signs Reconnect links (resources/reconnect_links.py's
-    `make_reconnect_token`). Without it, owner emails fail with `reconnect_links_not_wired`."""
+def build_connection_alert_job() -> dg.JobDefinition:
+    """The alert job (ops built here so tests can build a fresh job definition)."""
 
     @dg.op(retry_policy=ALERT_RETRY_POLICY, description="Composes, sends and records.")
     def deliver_alert(
@@ -135,7 +131,7 @@ def build_connection_alert_job(make_token: ReconnectTokenMaker | None) -> dg.Job
         incidents = IncidentStore(warehouse.get())
         now = datetime.now(UTC)
         try:
-            delivered = _deliver(plan, smtp, webhook, reconnect_links, make_token, now)
+            delivered = _deliver(plan, smtp, webhook, reconnect_links, now)
         except DeliveryError as exc:
             context.log.warning(f"{plan.kind.value} not delivered: {exc.code}")
             if context.retry_number < ALERT_RETRY_POLICY.max_retries:
@@ -176,7 +172,5 @@ def build_connection_alert_job(make_token: ReconnectTokenMaker | None) -> dg.Job
     return connection_alert_job
 
 
-connection_alert_job = build_connection_alert_job(make_token=None)
-"""The deployment's alert job. Wiring: pass `resources.reconnect_links.make_reconnect_token`
-here once the reconnect flow is merged (until then owner emails fail, recorded, with
-`reconnect_links_not_wired`; operators' webhooks work)."""
+connection_alert_job = build_connection_alert_job()
+"""The deployment's alert job; its Reconnect links are signed by resources/reconnect_links.py."""

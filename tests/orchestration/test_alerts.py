@@ -13,6 +13,7 @@ import email.policy
 import hashlib
 import hmac
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from resources.alerts.settings import AlertSettings
 from resources.alerts.smtp import SmtpResource
 from resources.alerts.webhook import WebhookResource
 from resources.dagster_resources import WarehouseResource
+from resources.reconnect_links import read_reconnect_token
 from resources.registry import NotificationKind, Registry
 from sensors.credential_failure import alert_run_requests, credential_failure_sensor
 from vocabulary.status import ConnectionStatus as S
@@ -39,11 +41,6 @@ FAKE_TOKEN = "ya29.a0FAKEaccessTOKEN-0123456789abcdef"
 REFRESH = "1//0gFAKE-refresh-token-never-shown"
 LINK_KEY = "k" * 40
 WEBHOOK_SECRET = "whsec-never-shown-0123456789"
-
-
-def sign_for_test(connection_id: str, key: str, now: datetime) -> str:
-    digest = hmac.new(key.encode(), f"{connection_id}|{now:%s}".encode(), hashlib.sha256)
-    return f"{connection_id}.{digest.hexdigest()[:16]}"
 
 
 def free_port() -> int:
@@ -120,7 +117,7 @@ def resources_for(registry: Registry, smtp_port: int, hook: ThreadingHTTPServer)
     }
 
 
-JOB = build_connection_alert_job(make_token=sign_for_test)
+JOB = build_connection_alert_job()
 
 
 def run(request: dg.RunRequest, instance: dg.DagsterInstance, resources: dict):
@@ -180,12 +177,12 @@ def test_invalid_credentials_sends_exactly_one_email(
     assert "bob@acme.com" in text and "Google" in text
     assert "password was probably changed" in text.replace("\n", " ")
     assert "1 day of mail" in text
-    # the signer's token starts with the connection id; its signature depends on the send time
-    assert (
-        f"https://touchpoint.example/reconnect/{cid}." in text
-        and 'href="https://touchpoint.example/reconnect/' in html_body
-    )
+    # one link, in both parts, signed for this very connection under the link key
+    (token,) = set(re.findall(r"https://touchpoint\.example/reconnect/([A-Za-z0-9_\-.]+)", text))
+    assert f'href="https://touchpoint.example/reconnect/{token}"' in html_body
     assert text.count("/reconnect/") == 1
+    link = read_reconnect_token(token, LINK_KEY, datetime.now(UTC), timedelta(days=7))
+    assert link.connection_id == cid
     no_secret_in(message.as_string())
     (note,) = registry.incidents.notifications(incident.incident_id)
     assert (note.kind, note.channel, note.recipient, note.result) == (
