@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 import dagster as dg
 import sqlalchemy as sa
 
+from orchestration.backfill_cli import BackfillError, add_backfill_command, launch_from_args
 from resources import settings
 from resources.connectors import verify_token_owner
 from resources.providers import PROVIDERS
@@ -100,6 +101,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     _add_tenant_commands(commands)
     _add_connection_commands(commands)
     _add_demo_commands(commands)
+    add_backfill_command(commands, cmd_backfill)
     return parser, commands
 
 
@@ -227,6 +229,11 @@ def open_warehouse(args: argparse.Namespace) -> Warehouse:
     warehouse = Warehouse(args.warehouse_url or settings.default_warehouse_url())
     warehouse.migrate()
     return warehouse
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    with open_warehouse(args) as warehouse:
+        return launch_from_args(args, warehouse)
 
 
 def cmd_keygen(_args: argparse.Namespace) -> int:
@@ -497,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except (
+        BackfillError,
         CommandError,
         RegistryError,
         SecretKeyError,
