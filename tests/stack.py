@@ -147,7 +147,9 @@ def registered(
 
 
 @contextmanager
-def running_stack(warehouse_url: str, **workload_args) -> Iterator[Stack]:
+def running_stack(
+    warehouse_url: str, authorized_at: datetime | None = None, **workload_args
+) -> Iterator[Stack]:
     args = {
         "seed": 11,
         "now": WORKLOAD_NOW,
@@ -158,7 +160,10 @@ def running_stack(warehouse_url: str, **workload_args) -> Iterator[Stack]:
     }
     args.update(workload_args)
     workload = generate_workload(**args)
-    warehouse, registry, key = registered(warehouse_url, workload)
+    if authorized_at is None:
+        warehouse, registry, key = registered(warehouse_url, workload)
+    else:
+        warehouse, registry, key = registered(warehouse_url, workload, authorized_at)
     with SandboxServer(workload) as sandbox, dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(tenant_partitions.name, [t.slug for t in workload.tenants])
         yield Stack(

@@ -27,6 +27,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+from end_to_end.test_run_safety import Daemon, _stop
 
 from assets.missed_window_checks import (
     CHECK_NAME,
@@ -36,7 +37,6 @@ from assets.missed_window_checks import (
 from assets.partition_sync import CONNECTION_TAG
 from assets.partitions import tenant_day_key, tenant_partitions
 from assets.recovery_targets import DAILY_ASSETS
-from end_to_end.test_run_safety import Daemon, _stop
 from orchestration.demo import provider_environment
 from orchestration.instance import SHIPPED_INSTANCE_CONFIG
 from orchestration.schedules import RANGE_END_TAG, RANGE_START_TAG
