@@ -15,8 +15,6 @@ The asset check warns with the open windows and passes after recovery.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,17 +35,14 @@ from assets.missed_window_checks import (
 from assets.partition_sync import CONNECTION_TAG
 from assets.partitions import tenant_day_key, tenant_partitions
 from assets.recovery_targets import DAILY_ASSETS
-from orchestration.demo import provider_environment
-from orchestration.instance import SHIPPED_INSTANCE_CONFIG
 from orchestration.schedules import RANGE_END_TAG, RANGE_START_TAG
-from paths import ROOT
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
 from resources.registry import Connection, Registry
 from resources.secrets import TokenCipher
 from sandbox.server import SandboxServer
 from sandbox.workload.generate import generate_workload
 from sandbox.workload.model import Workload
-from stack import fast_google, fast_microsoft, registered
+from stack import fast_google, fast_microsoft, registered, shipped_instance
 from vocabulary.status import ConnectionStatus
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -188,24 +183,9 @@ def recovery(tmp_path: Path, warehouse_url: str) -> Iterator[Recovery]:
     # Authorized on the first of the three days: the days since are what a run must have covered.
     warehouse, _, key = registered(warehouse_url, workload, authorized_at=NOW - timedelta(days=3))
     registry = Registry(warehouse, TokenCipher(key))
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(SHIPPED_INSTANCE_CONFIG, home / "dagster.yaml")
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - python_module:\n      module_name: orchestration.definitions\n"
-        f"      working_directory: {ROOT}\n      location_name: touchpoint\n"
-    )
     log = tmp_path / "dagster-daemon.log"
     with SandboxServer(workload) as sandbox:
-        env = dict(
-            os.environ,
-            DAGSTER_HOME=str(home),
-            TOUCHPOINT_HOME=str(tmp_path / "state"),
-            TOUCHPOINT_WAREHOUSE_URL=warehouse_url,
-            TOUCHPOINT_SECRET_KEY=key,
-            **provider_environment(sandbox.base_url),
-        )
+        home, workspace, env = shipped_instance(tmp_path, warehouse_url, key, sandbox.base_url)
         resources = {
             "warehouse": WarehouseResource(url=warehouse_url),
             "vault": CredentialVaultResource(secret_key=key),
