@@ -6,16 +6,17 @@ backfill daemon runs it) of a tenant's days over both streams, raw and deduplica
   throttling or an outage) with open missed windows: the days of those windows. Tagged
   `touchpoint/incident`. The windows close as the backfill's runs sync them (TenantSync), and the
   last one closes the incident.
-- **gap**: tenant-days in the daily window, since the earliest authorization of the tenant's
-  active connections and before today, that Dagster never materialized for raw_emails or
-  raw_meetings (the daemon was down): read from the instance's materialized partitions, not our
-  bookkeeping, since nothing of ours ran on those days.
+- **gap** (swept on the first tick of each UTC day): tenant-days in the daily window, since the
+  earliest authorization of the tenant's active connections and before today, that Dagster never
+  materialized for raw_emails or raw_meetings (the daemon was down): read from the instance's
+  materialized partitions, not our bookkeeping, since nothing of ours ran on those days.
 
 Exactly once: each launch has a recovery key (`touchpoint/recovery` tag): the incident and the
 moment its connection last became active (a new reconnect is a new key), or the tenant and the
 UTC day of the sweep (a gap still there tomorrow is tried again tomorrow). A key is launched only
-if no backfill of the instance carries it, which survives daemon restarts; the sensor cursor keeps
-the recent keys so most ticks do not ask.
+if no backfill of the instance carries it, which survives daemon restarts and a reset cursor; the
+cursor keeps the gap keys and the day of the last sweep. An incident whose windows are still open
+RETRY_AFTER after its last backfill (which failed, or ran out of time) gets one more.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ RECOVERY_TAG = "touchpoint/recovery"
 TRIGGER_TAG = "touchpoint/trigger"
 CURSOR_KEYS = 500
 """Recovery keys the cursor remembers; older ones are still found on the instance's backfills."""
+RETRY_AFTER = timedelta(hours=6)
+"""An incident's windows still open after its backfill finished (the backfill failed, or a
+mailbox ran out of its time budget again) get another backfill this long after the last one."""
 
 
 @dataclass(frozen=True)
@@ -164,15 +168,49 @@ def _launched(instance: dg.DagsterInstance, key: str) -> bool:
     return any(b.tags.get(RECOVERY_TAG) == key for b in found)
 
 
+def _incident_key(instance: dg.DagsterInstance, recovery: Recovery, now: datetime) -> str | None:
+    """The key to launch the incident's recovery under now, or None (launched and not due).
+
+    The first launch of a reconnect uses its key; while one of the incident's backfills is
+    unfinished nothing more is launched; windows still open RETRY_AFTER after the last one
+    launched get a retry (`<key>#<n>`), so a failed backfill does not leave a gap for good.
+    """
+    incident = recovery.tags[INCIDENT_TAG]
+    previous = [
+        b
+        for b in instance.get_backfills(filters=BulkActionsFilter(tags={INCIDENT_TAG: incident}))
+        # Storage without a backfill tags index filters through the runs' tags; check it here.
+        if b.tags.get(INCIDENT_TAG) == incident
+    ]
+    mine = [b for b in previous if b.tags.get(RECOVERY_TAG, "").startswith(recovery.key)]
+    if not mine:
+        return recovery.key
+    if any(b.status == BulkActionStatus.REQUESTED for b in previous):
+        return None
+    if now.timestamp() - max(b.backfill_timestamp for b in mine) < RETRY_AFTER.total_seconds():
+        return None
+    return f"{recovery.key}#{len(mine)}"
+
+
 def plan(
     registry: Registry,
     instance: dg.DagsterInstance,
-    today: date,
+    now: datetime,
     remembered: set[str],
     cap: int,
+    *,
+    sweep: bool = True,
 ) -> list[Recovery]:
-    """The recoveries to launch now: incidents first, then gaps on days no incident covers."""
+    """The recoveries to launch now: incidents first, then (with `sweep`) gaps on days no
+    incident covers; `remembered`: gap keys already launched."""
     incidents = incident_recoveries(registry, cap)
+    due = []
+    for recovery in incidents:
+        key = _incident_key(instance, recovery, now)
+        if key is not None:
+            due.append(Recovery(key, recovery.target, {**recovery.tags, RECOVERY_TAG: key}))
+    if not sweep:
+        return due
     taken = _unfinished_backfill_days(instance)
     for recovery in incidents:
         taken.setdefault(recovery.target.tenant_id, set()).update(recovery.target.days)
@@ -180,14 +218,27 @@ def plan(
         instance.get_materialized_partitions(raw_meetings.key)
     )
     tenants = instance.get_dynamic_partitions(tenant_partitions.name)
+    today = now.astimezone(UTC).date()
     gaps = gap_recoveries(registry, tenants, materialized, today, cap, taken=taken)
-    return [
-        r for r in incidents + gaps if r.key not in remembered and not _launched(instance, r.key)
-    ]
+    return due + [r for r in gaps if r.key not in remembered and not _launched(instance, r.key)]
 
 
-def decode_cursor(cursor: str | None) -> list[str]:
-    return list(json.loads(cursor)) if cursor else []
+@dataclass(frozen=True)
+class RecoveryCursor:
+    """The recent recovery keys launched, and the UTC day of the last gap sweep."""
+
+    launched: tuple[str, ...] = ()
+    swept: str | None = None
+
+    @classmethod
+    def decode(cls, text: str | None) -> RecoveryCursor:
+        if not text:
+            return cls()
+        data = json.loads(text)
+        return cls(tuple(data.get("launched", ())), data.get("swept"))
+
+    def encode(self) -> str:
+        return json.dumps({"launched": list(self.launched[-CURSOR_KEYS:]), "swept": self.swept})
 
 
 @dg.sensor(
@@ -204,9 +255,15 @@ def reconnect_recovery_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource
 ) -> dg.SensorResult:
     registry = Registry(warehouse.get())
-    remembered = decode_cursor(context.cursor)
-    today = datetime.now(UTC).date()
-    recoveries = plan(registry, context.instance, today, set(remembered), recovery_max_days())
+    cursor = RecoveryCursor.decode(context.cursor)
+    now = datetime.now(UTC)
+    today = now.date()
+    # Days before today only change once a day: the gap sweep (it reads every materialized
+    # partition of the raw assets) runs on the first tick of each UTC day; incidents every tick.
+    sweep = cursor.swept != today.isoformat()
+    recoveries = plan(
+        registry, context.instance, now, set(cursor.launched), recovery_max_days(), sweep=sweep
+    )
     for r in recoveries:
         days = r.target.days
         context.log.info(
@@ -219,7 +276,10 @@ def reconnect_recovery_sensor(
                 f"{r.target.dropped[0].isoformat()}..{r.target.dropped[-1].isoformat()}; "
                 "launch them with `touchpoint backfill`"
             )
-    keys = (remembered + [r.key for r in recoveries])[-CURSOR_KEYS:]
+    cursor = RecoveryCursor(
+        (*cursor.launched, *(r.key for r in recoveries if INCIDENT_TAG not in r.tags)),
+        today.isoformat() if sweep else cursor.swept,
+    )
     return dg.SensorResult(
-        run_requests=[r.run_request() for r in recoveries], cursor=json.dumps(keys)
+        run_requests=[r.run_request() for r in recoveries], cursor=cursor.encode()
     )

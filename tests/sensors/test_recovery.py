@@ -7,13 +7,12 @@ test_recovery_backfill.py; here the backfill is stored the way the sensor daemon
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
-from dagster._core.execution.backfill import PartitionBackfill
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 
 from assets.partitions import tenant_day_key
 from assets.recovery_targets import DAILY_ASSETS
@@ -66,20 +65,20 @@ def _evaluate(stack: Stack, cursor: str | None = None) -> dg.SensorResult:
     return reconnect_recovery_sensor(context)
 
 
-def _submit(stack: Stack, request: dg.RunRequest) -> None:
+def _submit(stack: Stack, request: dg.RunRequest, at: float | None = None) -> PartitionBackfill:
     """What the sensor daemon does with a backfill request (dagster/_daemon/sensor.py)."""
-    stack.instance.add_backfill(
-        PartitionBackfill.from_asset_graph_subset(
-            backfill_id=f"b{len(stack.instance.get_backfills())}",
-            dynamic_partitions_store=stack.instance,
-            backfill_timestamp=time.time(),
-            asset_graph_subset=request.asset_graph_subset,
-            tags=request.tags,
-            title=None,
-            description=None,
-            run_config=None,
-        )
+    backfill = PartitionBackfill.from_asset_graph_subset(
+        backfill_id=f"b{len(stack.instance.get_backfills())}",
+        dynamic_partitions_store=stack.instance,
+        backfill_timestamp=time.time() if at is None else at,
+        asset_graph_subset=request.asset_graph_subset,
+        tags=request.tags,
+        title=None,
+        description=None,
+        run_config=None,
     )
+    stack.instance.add_backfill(backfill)
+    return backfill
 
 
 def _keys(request: dg.RunRequest, asset: dg.AssetsDefinition) -> set[str]:
@@ -109,12 +108,20 @@ def test_a_reconnect_is_recovered_by_exactly_one_backfill(stack, monkeypatch) ->
     assert request.tags[INCIDENT_TAG] == str(incident.incident_id)
     for asset in DAILY_ASSETS:
         assert _keys(request, asset) == {str(tenant_day_key(tenant, d)) for d in DAYS}
-    _submit(stack, request)
+    launched = _submit(stack, request, at=time.time() - 7 * 3600)
 
     assert _evaluate(stack, first.cursor).run_requests == []
     # A lost cursor (a sensor reset): the instance's backfill still says it was launched.
     assert _evaluate(stack).run_requests == []
-    assert json.loads(first.cursor) == [request.tags[RECOVERY_TAG]]
+
+    # It finished (here: without running) and the windows are still open: after RETRY_AFTER
+    # since it was launched, one retry of the same days.
+    stack.instance.update_backfill(launched.with_status(BulkActionStatus.COMPLETED_FAILED))
+    (retry,) = _evaluate(stack).run_requests
+    assert retry.tags[RECOVERY_TAG] == request.tags[RECOVERY_TAG] + "#1"
+    assert _keys(retry, DAILY_ASSETS[0]) == _keys(request, DAILY_ASSETS[0])
+    _submit(stack, retry)
+    assert _evaluate(stack).run_requests == []
 
 
 def test_days_no_run_covered_are_recovered_once(stack) -> None:
@@ -128,6 +135,5 @@ def test_days_no_run_covered_are_recovered_once(stack) -> None:
     _submit(stack, request)
     assert _evaluate(stack, result.cursor).run_requests == []
     # Tomorrow's sweep has a new key, but the unfinished backfill already targets those days.
-    tomorrow = NOW.date() + timedelta(days=1)
-    later = plan(stack.registry, stack.instance, tomorrow, set(), 30)
+    later = plan(stack.registry, stack.instance, NOW + timedelta(days=1), set(), 30)
     assert [r.target.days for r in later] == [(NOW.date(),)]
