@@ -126,12 +126,12 @@ def gap_recoveries(
             continue
         first = max(window_start, min(active_by_tenant[tenant_id]).astimezone(UTC).date())
         skip = (taken or {}).get(tenant_id, set())
+        days = (first + timedelta(days=n) for n in range((today - first).days))
         missing = [
-            first + timedelta(days=n)
-            for n in range((today - first).days)
-            if str(tenant_day_key(tenant_id, (first + timedelta(days=n)).isoformat()))
-            not in materialized
-            and first + timedelta(days=n) not in skip
+            day
+            for day in days
+            if day not in skip
+            and str(tenant_day_key(tenant_id, day.isoformat())) not in materialized
         ]
         if not missing:
             continue
