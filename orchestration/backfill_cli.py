@@ -14,7 +14,7 @@ import argparse
 import os
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
@@ -97,6 +97,8 @@ def launch_backfill(
         raise BackfillError(f"--to {last} is before --from {first}")
     if first < START_DATE:
         raise BackfillError(f"--from {first} is before the first partition ({START_DATE})")
+    if last > datetime.now(UTC).date():
+        raise BackfillError(f"--to {last} is in the future (UTC)")
     span = (last - first).days + 1
     if span > MAX_DAYS:
         raise BackfillError(f"{span} days is more than {MAX_DAYS}; split the range")

@@ -79,9 +79,7 @@ def test_it_launches_one_backfill_and_prints_its_id_and_url(
     assert keys == {"raw_emails": days, "emails": days, "raw_meetings": days, "meetings": days}
 
 
-def test_the_url_base_comes_from_the_environment(
-    warehouse_url, acme, capsys, monkeypatch
-) -> None:
+def test_the_url_base_comes_from_the_environment(warehouse_url, acme, capsys, monkeypatch) -> None:
     monkeypatch.setenv("TOUCHPOINT_DAGSTER_URL", "https://dagster.example/")
     day = date.today().isoformat()
     assert _run(warehouse_url, "--tenant", "acme", "--from", day, "--to", day) == 0
@@ -95,6 +93,7 @@ def test_the_url_base_comes_from_the_environment(
         (["--tenant", "acme", "--from", "2026-11-05", "--to", "2026-11-01"], "before --from"),
         (["--tenant", "nobody", "--from", "2026-11-01", "--to", "2026-11-01"], "unknown tenant"),
         (["--tenant", "acme", "--from", "2020-01-01", "--to", "2020-01-02"], "first partition"),
+        (["--tenant", "acme", "--from", "2026-11-01", "--to", "2999-01-01"], "in the future"),
     ],
 )
 def test_what_cannot_be_launched_is_one_line(
