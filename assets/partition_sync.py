@@ -20,6 +20,9 @@ from vocabulary.status import ConnectionStatus
 from vocabulary.windows import SyncWindow
 
 BACKFILL_TAG = "dagster/backfill"
+CONNECTION_TAG = "touchpoint/connection"
+"""A run (or a backfill, whose tags its runs carry) with this tag syncs only that connection of
+its tenants: `touchpoint backfill --connection` re-syncs one mailbox without touching the others."""
 
 SYNC_RESOURCE_KEYS = frozenset({"warehouse", "vault", *PROVIDERS})
 """What a raw sync asset needs: the warehouse, the credential vault and every provider's
@@ -150,8 +153,15 @@ def run_partition_sync(
     plan = tenant_days(context.partition_keys, partitions_def)
     total = sum(len(days) for days in plan.values())
     context.log.info(f"{window_sync.kind}: {total} tenant-day(s) of {len(plan)} tenant(s)")
+    only = context.run.tags.get(CONNECTION_TAG)
+    if only:
+        context.log.info(f"{window_sync.kind}: only connection {only} ({CONNECTION_TAG})")
     tenant_sync = TenantSync(
-        registry, window_sync, log=context.log, budget_seconds=CONNECTION_BUDGET_SECONDS
+        registry,
+        window_sync,
+        log=context.log,
+        budget_seconds=CONNECTION_BUDGET_SECONDS,
+        only_connection=only,
     )
     backfill = BACKFILL_TAG in context.run.tags
     results: list[TenantSyncResult] = []

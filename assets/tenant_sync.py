@@ -99,7 +99,8 @@ class TenantSync:
     seconds per window the run holds for its tenant, pooled, so a backfill's quiet days leave
     room for a busy one. Once spent, the connection stops for the run: the window it was in and
     every later one are recorded as missed windows (cause `time_budget_exhausted`) and its
-    status is left alone, while the other connections go on.
+    status is left alone, while the other connections go on. `only_connection` limits the
+    sync to that one connection of the tenant (a back-sync of one mailbox).
     """
 
     def __init__(
@@ -110,8 +111,10 @@ class TenantSync:
         initial_lookback: timedelta = timedelta(days=7),
         log: logging.Logger | None = None,
         budget_seconds: float | None = None,
+        only_connection: str | None = None,
     ) -> None:
         self.registry = registry
+        self.only_connection = only_connection
         self.window_sync = window_sync
         self.initial_lookback = initial_lookback
         self.log = log or logging.getLogger(__name__)
@@ -131,6 +134,9 @@ class TenantSync:
         self.registry.tenants.get_tenant(tenant_id)
         result = TenantSyncResult(tenant_id, window)
         connections = self.registry.connections.list_connections(tenant_id)
+        if self.only_connection is not None:
+            # A back-sync of one mailbox: the tenant's other connections are not touched.
+            connections = [c for c in connections if c.connection_id == self.only_connection]
         kind = self.window_sync.kind
         self.log.info(
             f"{kind} sync of {len(connections)} connection(s) of tenant {tenant_id} "

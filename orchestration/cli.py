@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import dagster as dg
 import sqlalchemy as sa
 
+from orchestration.backfill_cli import BackfillError, add_backfill_command, launch_from_args
 from resources import reconnect_links, settings
 from resources.connectors import verify_token_owner
 from resources.providers import PROVIDERS
@@ -115,6 +116,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
         help=f"port (default: the one in ${reconnect_links.PUBLIC_URL_ENV}, else 8080)",
     )
     serve.set_defaults(handler=cmd_serve)
+    add_backfill_command(commands, cmd_backfill)
     return parser, commands
 
 
@@ -331,6 +333,11 @@ def _link_key() -> str:
         return reconnect_links.link_key_from_env()
     except reconnect_links.LinkKeyError as exc:
         raise CommandError(str(exc)) from None
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    with open_warehouse(args) as warehouse:
+        return launch_from_args(args, warehouse)
 
 
 def cmd_keygen(_args: argparse.Namespace) -> int:
@@ -601,6 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except (
+        BackfillError,
         CommandError,
         RegistryError,
         SecretKeyError,

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 
 from assets.emails import raw_emails
 from assets.partitions import tenant_day_key, tenant_partitions
+from orchestration.demo import provider_environment
+from orchestration.instance import SHIPPED_INSTANCE_CONFIG
+from paths import ROOT
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
 from resources.google.resource import GoogleWorkspaceResource
 from resources.microsoft.resource import MicrosoftGraphResource
@@ -146,8 +152,34 @@ def registered(
     return warehouse, registry, key
 
 
+def shipped_instance(
+    tmp: Path, warehouse_url: str, secret_key: str, sandbox_url: str
+) -> tuple[Path, Path, dict[str, str]]:
+    """(DAGSTER_HOME holding deploy/dagster.yaml as shipped, a workspace loading the code
+    location, the environment a dagster-daemon or the CLI runs with against them)."""
+    home = tmp / "dagster_home"
+    home.mkdir()
+    shutil.copy(SHIPPED_INSTANCE_CONFIG, home / "dagster.yaml")
+    workspace = tmp / "workspace.yaml"
+    workspace.write_text(
+        "load_from:\n  - python_module:\n      module_name: orchestration.definitions\n"
+        f"      working_directory: {ROOT}\n      location_name: touchpoint\n"
+    )
+    env = dict(
+        os.environ,
+        DAGSTER_HOME=str(home),
+        TOUCHPOINT_HOME=str(tmp / "state"),
+        TOUCHPOINT_WAREHOUSE_URL=warehouse_url,
+        TOUCHPOINT_SECRET_KEY=secret_key,
+        **provider_environment(sandbox_url),
+    )
+    return home, workspace, env
+
+
 @contextmanager
-def running_stack(warehouse_url: str, **workload_args) -> Iterator[Stack]:
+def running_stack(
+    warehouse_url: str, authorized_at: datetime | None = None, **workload_args
+) -> Iterator[Stack]:
     args = {
         "seed": 11,
         "now": WORKLOAD_NOW,
@@ -158,7 +190,10 @@ def running_stack(warehouse_url: str, **workload_args) -> Iterator[Stack]:
     }
     args.update(workload_args)
     workload = generate_workload(**args)
-    warehouse, registry, key = registered(warehouse_url, workload)
+    if authorized_at is None:
+        warehouse, registry, key = registered(warehouse_url, workload)
+    else:
+        warehouse, registry, key = registered(warehouse_url, workload, authorized_at)
     with SandboxServer(workload) as sandbox, dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(tenant_partitions.name, [t.slug for t in workload.tenants])
         yield Stack(

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,13 +26,10 @@ import dagster as dg
 import pytest
 
 from assets.partitions import tenant_day_key, tenant_partitions
-from orchestration.demo import provider_environment
-from orchestration.instance import SHIPPED_INSTANCE_CONFIG
-from paths import ROOT
 from resources.warehouse import Warehouse
 from sandbox.server import SandboxServer
 from sandbox.workload.generate import generate_workload
-from stack import WORKLOAD_NOW, registered
+from stack import WORKLOAD_NOW, registered, shipped_instance
 
 DAYS = [(WORKLOAD_NOW - timedelta(days=n)).date().isoformat() for n in (3, 2, 1)]
 WORKER_PID = re.compile(r"Started process for run \(pid: (\d+)\)")
@@ -121,25 +117,10 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     warehouse_url = f"sqlite:///{tmp / 'warehouse.db'}"
     warehouse, _, key = registered(warehouse_url, workload, authorized_at=WORKLOAD_NOW)
     tenant = workload.tenants[0]
-    home = tmp / "dagster_home"
-    home.mkdir()
-    # The shipped file as it is: nothing of the test's own.
-    shutil.copy(SHIPPED_INSTANCE_CONFIG, home / "dagster.yaml")
-    workspace = tmp / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - python_module:\n      module_name: orchestration.definitions\n"
-        f"      working_directory: {ROOT}\n      location_name: touchpoint\n"
-    )
     log = tmp / "dagster-daemon.log"
     with SandboxServer(workload) as sandbox, log.open("w") as out:
-        env = dict(
-            os.environ,
-            DAGSTER_HOME=str(home),
-            TOUCHPOINT_HOME=str(tmp / "state"),
-            TOUCHPOINT_WAREHOUSE_URL=warehouse_url,
-            TOUCHPOINT_SECRET_KEY=key,
-            **provider_environment(sandbox.base_url),
-        )
+        # The shipped file as it is: nothing of the test's own.
+        home, workspace, env = shipped_instance(tmp, warehouse_url, key, sandbox.base_url)
         proc = subprocess.Popen(
             [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(workspace)],
             cwd=tmp,
