@@ -43,7 +43,11 @@ from resources.registry import (
     TenantStore,
     rotate_tokens,
 )
-from resources.registry.validation import normalise_email
+from resources.registry.validation import (
+    normalise_email,
+    normalise_scopes,
+    validate_authorized_at,
+)
 from resources.secrets import SecretKeyError, generate_key
 from resources.warehouse import Warehouse, WarehouseError
 from vocabulary.status import TOKEN_OWNER_MISMATCH, ConnectionFailure, ConnectionStatus
@@ -433,6 +437,9 @@ def cmd_connections_add(args: argparse.Namespace) -> int:
         TenantStore(warehouse).get_tenant(args.tenant)
         owner = normalise_email(args.owner, "owner email")
         aliases = [normalise_email(a, "alias") for a in args.alias]
+        normalise_scopes(args.scope)
+        if authorized_at is not None:
+            validate_authorized_at(authorized_at)
         store.cipher  # noqa: B018 - a missing or malformed key fails here, not after the call
         _verify_token_owner(args.provider, owner, aliases, token)
         connection = store.add_connection(
