@@ -1,0 +1,1 @@
+"""Sensor tick time at scale: see __main__.py."""
