@@ -1,15 +1,16 @@
 """`credential_failure_sensor`: asks `connection_alert_job` for each notification that is due.
 
-Each tick reads incidents changed since its cursor (with an overlap for late commits) and every
-open incident (reminders and escalations fall due with time alone), asks the pure policy
-(alert_policy.py) what is due, and requests one run per incident and notification kind. The run
-key (`alert:{incident}:{kind}`) makes Dagster launch each notification once even when the sensor
-or the daemon restarts; the job records the result, after which the policy no longer asks.
+Each tick reads incidents changed since its cursor (with an overlap for late commits), every
+open incident (reminders and escalations fall due with time alone), those incidents' connections
+and a count of connections per provider (never every connection: the tick grows with incidents),
+asks the pure policy (alert_policy.py) what is due, and requests one run per incident and
+notification kind. The run key (`alert:{incident}:{kind}`) makes Dagster launch each notification
+once even when the sensor or the daemon restarts; the job records the result, after which the
+policy no longer asks.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -86,11 +87,11 @@ def alert_run_requests(
     open_now = incidents.open_incidents()
     # Open incidents as they are now win over the changed ones read a moment earlier.
     candidates = {i.incident_id: i for i in changed} | {i.incident_id: i for i in open_now}
-    connections = {c.connection_id: c for c in ConnectionStore(warehouse).list_connections()}
+    # Read what the incidents need, not every connection: the tick grows with incidents.
+    store = ConnectionStore(warehouse)
+    connections = store.get_connections(i.connection_id for i in candidates.values())
     provider_of = {i: connections[c.connection_id].provider for i, c in candidates.items()}
-    can_fail = Counter(
-        c.provider for c in connections.values() if c.status is not ConnectionStatus.STOPPED
-    )
+    can_fail = store.count_by_provider(excluding=[ConnectionStatus.STOPPED])
     picture = mass_failures(
         [(i, provider_of[i.incident_id]) for i in open_now], can_fail, now, settings
     )

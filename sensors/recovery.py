@@ -73,12 +73,15 @@ def _stamp(moment: datetime) -> str:
 def incident_recoveries(registry: Registry, cap: int) -> list[Recovery]:
     """One recovery per open incident whose connection is active with open missed windows."""
     found = []
-    for incident in registry.incidents.open_incidents():
-        connection = registry.connections.get_connection(incident.connection_id)
-        # Still failing: a backfill now would only record the same windows again.
-        if connection.status != ConnectionStatus.ACTIVE:
-            continue
-        windows = registry.health.missed_windows(incident.tenant_id, incident.connection_id)
+    open_now = registry.incidents.open_incidents()
+    # A few queries for all of them (not two per incident): the tick grows with incidents only.
+    connections = registry.connections.get_connections(i.connection_id for i in open_now)
+    # Still failing: a backfill now would only record the same windows again.
+    back = [i for i in open_now if connections[i.connection_id].status == ConnectionStatus.ACTIVE]
+    open_windows = registry.health.open_windows_of((i.tenant_id, i.connection_id) for i in back)
+    for incident in back:
+        connection = connections[incident.connection_id]
+        windows = open_windows[incident.connection_id]
         days = {
             d.start.date()
             for w in windows
@@ -117,14 +120,12 @@ def gap_recoveries(
     `taken`: tenant-days another recovery or an unfinished backfill already covers.
     """
     found = []
-    active_by_tenant: dict[str, list[datetime]] = {}
-    for c in registry.connections.list_connections():
-        if c.status == ConnectionStatus.ACTIVE:
-            active_by_tenant.setdefault(c.tenant_id, []).append(c.authorized_at)
+    # One row per tenant, counted by the database (not every connection read here).
+    authorized = registry.connections.first_authorized_by_tenant(ConnectionStatus.ACTIVE)
     for tenant_id in tenants:
-        if tenant_id not in active_by_tenant:
+        if tenant_id not in authorized:
             continue
-        first = max(window_start, min(active_by_tenant[tenant_id]).astimezone(UTC).date())
+        first = max(window_start, authorized[tenant_id].astimezone(UTC).date())
         skip = (taken or {}).get(tenant_id, set())
         days = (first + timedelta(days=n) for n in range((today - first).days))
         missing = [

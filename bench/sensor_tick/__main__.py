@@ -143,9 +143,7 @@ def report(results: dict[int, dict[str, tuple[float, int]]], incidents: int) -> 
     print(f"{incidents} open incidents; median of the ticks, seconds (run requests)")
     print(f"{'tick':<22}" + "".join(f" {f'{n:,} conn.':>18}" for n in sizes) + "   ratio")
     for name in results[sizes[0]]:
-        cells = "".join(
-            f" {results[n][name][0]:>11.3f} ({results[n][name][1]:>3})" for n in sizes
-        )
+        cells = "".join(f" {results[n][name][0]:>11.3f} ({results[n][name][1]:>3})" for n in sizes)
         ratio = results[sizes[-1]][name][0] / max(results[sizes[0]][name][0], 1e-9)
         print(f"{name:<22}{cells}   {ratio:>5.2f}x")
     worst = max(s for s, _ in results[sizes[-1]].values())

@@ -149,10 +149,7 @@ def add_incidents(
             }
         )
     with warehouse.write() as conn:
-        ids = conn.execute(
-            sa.insert(incidents).returning(incidents.c.incident_id, sort_by_parameter_order=True),
-            open_rows,
-        ).scalars().all()
+        ids = _insert_incidents(conn, incidents, open_rows)
         for incident_id, row in zip(ids, open_rows, strict=True):
             age = now - row["opened_at"]
             if rng.random() < 0.5 and age > timedelta(minutes=10):
@@ -181,11 +178,15 @@ def add_incidents(
         for n in range(closed_count):
             conn_row = rng.choice(seeded.connections)
             recent = n < 20
-            opened = now - timedelta(days=rng.randint(11, 80)) if not recent else now - timedelta(
-                hours=30
+            opened = (
+                now - timedelta(days=rng.randint(11, 80))
+                if not recent
+                else now - timedelta(hours=30)
             )
-            closed = now - timedelta(minutes=rng.randint(1, 4)) if recent else opened + timedelta(
-                hours=rng.randint(1, 48)
+            closed = (
+                now - timedelta(minutes=rng.randint(1, 4))
+                if recent
+                else opened + timedelta(hours=rng.randint(1, 48))
             )
             closed_rows.append(
                 {
@@ -200,10 +201,7 @@ def add_incidents(
                     "closed_reason": "recovered",
                 }
             )
-        closed_ids = conn.execute(
-            sa.insert(incidents).returning(incidents.c.incident_id, sort_by_parameter_order=True),
-            closed_rows,
-        ).scalars().all()
+        closed_ids = _insert_incidents(conn, incidents, closed_rows)
         for n, (incident_id, row) in enumerate(zip(closed_ids, closed_rows, strict=True)):
             notes.append(_note(row["tenant_id"], incident_id, "first", row["opened_at"]))
             if n >= 20:
@@ -214,6 +212,14 @@ def add_incidents(
     seeded.closed_incidents += len(closed_rows)
     seeded.notifications += len(notes)
     seeded.windows += len(windows)
+
+
+def _insert_incidents(
+    conn: sa.Connection, incidents: sa.Table, rows: list[dict[str, Any]]
+) -> Sequence[int]:
+    """Inserts `rows`; their new ids, in the rows' order."""
+    query = sa.insert(incidents).returning(incidents.c.incident_id, sort_by_parameter_order=True)
+    return conn.execute(query, rows).scalars().all()
 
 
 def _note(tenant: str, incident_id: int, kind: str, at: datetime) -> dict[str, Any]:

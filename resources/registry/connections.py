@@ -7,6 +7,7 @@ Tokens go in encrypted and come out only through `refresh_token()` and `token_ca
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -165,6 +166,48 @@ class ConnectionStore:
         with self.warehouse.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [Connection.from_row(r._mapping) for r in rows]
+
+    def get_connections(self, connection_ids: Iterable[str]) -> dict[str, Connection]:
+        """The connections of `connection_ids` by id (unknown ids left out): one query per 500,
+        so a sensor reads its incidents' connections without reading every connection."""
+        ids = sorted(set(connection_ids))
+        connections = self._connections
+        found: dict[str, Connection] = {}
+        with self.warehouse.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(
+                    sa.select(*self._public_columns()).where(
+                        connections.c.connection_id.in_(ids[start : start + 500])
+                    )
+                ).all()
+                for r in rows:
+                    found[r.connection_id] = Connection.from_row(r._mapping)
+        return found
+
+    def count_by_provider(self, excluding: Iterable[ConnectionStatus | str] = ()) -> Counter[str]:
+        """Connections per provider, leaving out those in `excluding` statuses (counted by the
+        database: one row per provider comes back, whatever the number of connections)."""
+        connections = self._connections
+        query = sa.select(connections.c.provider, sa.func.count()).group_by(connections.c.provider)
+        left_out = [validate_status(s).value for s in excluding]
+        if left_out:
+            query = query.where(connections.c.status.not_in(left_out))
+        with self.warehouse.engine.connect() as conn:
+            return Counter({provider: count for provider, count in conn.execute(query).all()})
+
+    def first_authorized_by_tenant(
+        self, status: ConnectionStatus | str = ConnectionStatus.ACTIVE
+    ) -> dict[str, datetime]:
+        """Each tenant's earliest authorization among its connections in `status` (tenants
+        without one left out): one row per tenant."""
+        connections = self._connections
+        query = (
+            sa.select(connections.c.tenant_id, sa.func.min(connections.c.authorized_at))
+            .where(connections.c.status == validate_status(status).value)
+            .group_by(connections.c.tenant_id)
+        )
+        with self.warehouse.engine.connect() as conn:
+            return dict(conn.execute(query).tuples().all())
 
     def _public_columns(self) -> list[sa.Column]:
         return [c for c in self._connections.c if c.name not in _SECRET_COLUMNS]
