@@ -4,6 +4,7 @@ import os
 
 import dagster as dg
 
+from assets.crm import crm_accounts, crm_contacts
 from assets.emails import archive_emails, archive_raw_emails, emails, raw_emails
 from assets.meetings import archive_meetings, archive_raw_meetings, meetings, raw_meetings
 from assets.missed_window_checks import (
@@ -42,6 +43,8 @@ defs = dg.Definitions(
         archive_emails,
         archive_raw_meetings,
         archive_meetings,
+        crm_accounts,
+        crm_contacts,
     ],
     asset_checks=[raw_emails_missed_windows, raw_meetings_missed_windows],
     jobs=[tenant_sync_job, connection_alert_job, connection_probe_job],

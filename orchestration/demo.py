@@ -198,6 +198,17 @@ def _register(workload, cli_main: CommandLine) -> None:
             del os.environ["TOUCHPOINT_DEMO_REFRESH_TOKEN"]
 
 
+def _load_crm(workload, cli_main: CommandLine) -> None:
+    """Exports each tenant's CRM as the two CSV files and loads them with `touchpoint crm load`
+    (each load replaces the tenant's CRM, so running the demo again is harmless)."""
+    from sandbox.workload.crm import export_workload_crm
+
+    print("==> loading each tenant's CRM (accounts.csv, contacts.csv)")
+    for tenant, (accounts, contacts) in export_workload_crm(workload, state_dir() / "crm").items():
+        argv = ["crm", "load", "--tenant", tenant, "--accounts", str(accounts)]
+        _check(cli_main([*argv, "--contacts", str(contacts)]), argv)
+
+
 def _check(code: int, argv: list[str]) -> None:
     if code != 0:
         raise SystemExit(f"touchpoint {' '.join(argv[:2])} failed (exit {code})")
@@ -248,6 +259,7 @@ def run_demo(cli_main: CommandLine, port: int = DEFAULT_SANDBOX_PORT, days: int 
         )
         print(f"==> registering tenants and connections in {env['TOUCHPOINT_WAREHOUSE_URL']}")
         _register(workload, cli_main)
+        _load_crm(workload, cli_main)
         return _materialize(workload, days, sandbox_now)
     finally:
         server.stop()

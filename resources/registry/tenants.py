@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 
+from resources.registry.crm import CrmAccount, CrmContact, CrmSnapshot
 from resources.registry.errors import DuplicateTenantError, UnknownTenantError
 from resources.registry.records import Tenant
 from resources.registry.validation import (
     normalise_domains,
-    normalise_email,
     now,
-    optional_name,
-    validate_crm_id,
     validate_name,
     validate_tenant_id,
     validate_time_zone,
@@ -67,40 +64,82 @@ class TenantStore:
             rows = conn.execute(sa.select(tenants).order_by(tenants.c.tenant_id)).all()
         return [Tenant.from_row(r._mapping) for r in rows]
 
-    def upsert_crm(
-        self,
-        tenant_id: str,
-        accounts: Iterable[Mapping[str, Any]],
-        contacts: Iterable[Mapping[str, Any]],
-    ) -> tuple[int, int]:
-        """Load the tenant's CRM accounts (account_id, name, domains) and contacts
-        (contact_id, account_id, name, email); returns rows written for each."""
+    def replace_crm(self, tenant_id: str, crm: CrmSnapshot) -> None:
+        """Make `crm` the tenant's whole CRM, in one transaction: accounts, contacts and
+        memberships absent from it are deleted (a contact removed at the source disappears),
+        and no reader ever sees half of the old CRM and half of the new one."""
         self.get_tenant(tenant_id)
-        account_rows = [
-            {
-                "tenant_id": tenant_id,
-                "account_id": validate_crm_id(a["account_id"], "account id"),
-                "name": validate_name(a["name"], "account name"),
-                "domains": normalise_domains(a.get("domains", ()), "account domain"),
-            }
-            for a in accounts
-        ]
-        contact_rows = [
-            {
-                "tenant_id": tenant_id,
-                "contact_id": validate_crm_id(c["contact_id"], "contact id"),
-                "account_id": None
-                if c.get("account_id") is None
-                else validate_crm_id(c["account_id"], "account id"),
-                "name": optional_name(c.get("name"), "contact name"),
-                "email": normalise_email(c["email"], "contact email"),
-            }
-            for c in contacts
-        ]
-        written_accounts = self.warehouse.upsert(
-            "accounts", account_rows, ["tenant_id", "account_id"]
+        tables = [self.warehouse.table(n) for n in ("account_contacts", "contacts", "accounts")]
+        memberships, contacts, accounts = tables
+        with self.warehouse.write() as conn:
+            for table in tables:
+                conn.execute(sa.delete(table).where(table.c.tenant_id == tenant_id))
+            if crm.accounts:
+                conn.execute(
+                    sa.insert(accounts),
+                    [
+                        {
+                            "tenant_id": tenant_id,
+                            "account_id": a.account_id,
+                            "name": a.name,
+                            "domains": list(a.domains),
+                        }
+                        for a in crm.accounts
+                    ],
+                )
+            if crm.contacts:
+                conn.execute(
+                    sa.insert(contacts),
+                    [
+                        {
+                            "tenant_id": tenant_id,
+                            "contact_id": c.contact_id,
+                            "name": c.name,
+                            "email": c.email,
+                        }
+                        for c in crm.contacts
+                    ],
+                )
+            if crm.memberships:
+                conn.execute(
+                    sa.insert(memberships),
+                    [
+                        {"tenant_id": tenant_id, "account_id": a, "contact_id": c}
+                        for a, c in crm.memberships
+                    ],
+                )
+
+    def read_crm(self, tenant_id: str) -> CrmSnapshot:
+        """The tenant's CRM as loaded (empty when none was), in one consistent read."""
+        self.get_tenant(tenant_id)
+        accounts = self.warehouse.table("accounts")
+        contacts = self.warehouse.table("contacts")
+        memberships = self.warehouse.table("account_contacts")
+        with self.warehouse.engine.connect() as conn, conn.begin():
+            account_rows = conn.execute(
+                sa.select(accounts)
+                .where(accounts.c.tenant_id == tenant_id)
+                .order_by(accounts.c.account_id)
+            ).all()
+            contact_rows = conn.execute(
+                sa.select(contacts)
+                .where(contacts.c.tenant_id == tenant_id)
+                .order_by(contacts.c.contact_id)
+            ).all()
+            member_rows = conn.execute(
+                sa.select(memberships.c.account_id, memberships.c.contact_id).where(
+                    memberships.c.tenant_id == tenant_id
+                )
+            ).all()
+        accounts_of: dict[str, list[str]] = {}
+        for account_id, contact_id in member_rows:
+            accounts_of.setdefault(contact_id, []).append(account_id)
+        return CrmSnapshot(
+            tuple(CrmAccount(r.account_id, r.name, tuple(r.domains)) for r in account_rows),
+            tuple(
+                CrmContact(
+                    r.contact_id, r.name, r.email, tuple(sorted(accounts_of.get(r.contact_id, [])))
+                )
+                for r in contact_rows
+            ),
         )
-        written_contacts = self.warehouse.upsert(
-            "contacts", contact_rows, ["tenant_id", "contact_id"]
-        )
-        return written_accounts, written_contacts

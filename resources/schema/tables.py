@@ -204,7 +204,8 @@ def _add_change_tracking_tables(md: sa.MetaData) -> None:
 
 
 def _add_crm_tables(md: sa.MetaData) -> None:
-    """Each tenant's CRM accounts and contacts, which decide what counts as an engagement."""
+    """Each tenant's CRM accounts, contacts and which accounts each contact belongs to (a
+    contact may be in several), which decide what counts as an engagement."""
     sa.Table(
         "accounts",
         md,
@@ -218,10 +219,17 @@ def _add_crm_tables(md: sa.MetaData) -> None:
         md,
         tenant_id_column(primary_key=True),
         sa.Column("contact_id", sa.String(128), primary_key=True),
-        sa.Column("account_id", sa.String(128)),
         sa.Column("name", sa.Text),
         sa.Column("email", sa.Text, nullable=False),
         sa.Index("ix_contacts_tenant_email", "tenant_id", "email"),
+    )
+    sa.Table(
+        "account_contacts",
+        md,
+        tenant_id_column(primary_key=True),
+        sa.Column("account_id", sa.String(128), primary_key=True),
+        sa.Column("contact_id", sa.String(128), primary_key=True),
+        sa.Index("ix_account_contacts_tenant_contact", "tenant_id", "contact_id"),
     )
 
 

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sandbox.workload import calendargen, msids, names
 from sandbox.workload.calendar_model import MasterEvent
+from sandbox.workload.crm import add_crm_edge_cases
 from sandbox.workload.message_ids import MessageIds
 from sandbox.workload.model import (
     DAY_MS,
@@ -172,6 +173,7 @@ class _Generator:
                         f"{local}@{domain}".lower(),
                     )
                 )
+        add_crm_edge_cases(tenant)
         needed = per_tenant + 2
         pool = list(names.STAFF)
         rng.shuffle(pool)

@@ -54,6 +54,13 @@ class Contact:
     account_id: str
     name: str
     email: str
+    other_account_ids: list[str] = field(default_factory=list)
+    """Further accounts the same person belongs to (an end user of two customers)."""
+
+    @property
+    def account_ids(self) -> list[str]:
+        """Every account of the contact, its first (`account_id`) first."""
+        return [self.account_id, *self.other_account_ids]
 
 
 @dataclass

@@ -50,7 +50,7 @@ def build_runner_era_database(wh: Warehouse, version: int) -> sa.MetaData:
     md = sa.MetaData()
     if version == 3:
         # Version 3's schema: today's minus what revisions after 0003 added.
-        later = {"incidents", "incident_notifications", "missed_windows"}
+        later = {"incidents", "incident_notifications", "missed_windows", "account_contacts"}
         for table in schema_metadata().sorted_tables:
             if table.name not in later:
                 table.to_metadata(md)
@@ -146,7 +146,7 @@ def add_runner_era_rows(wh: Warehouse, md: sa.MetaData) -> None:
 
 
 def test_revisions_form_one_chain_that_the_runner_versions_map_onto() -> None:
-    assert ALL_REVISIONS == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
+    assert ALL_REVISIONS == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
     assert script_directory().get_heads() == [head_revision()]
     assert [LEGACY_REVISIONS[v] for v in sorted(LEGACY_REVISIONS)] == ALL_REVISIONS[:3]
 
@@ -339,10 +339,58 @@ def test_revision_0005_flags_no_existing_email_and_keeps_it(warehouse_url: str) 
                     updated_at=T0,
                 ),
             )
-        assert wh.migrate() == ["0005", "0006", "0007"]
+        assert wh.migrate() == ["0005", "0006", "0007", "0008"]
         assert schema_differences(wh) == []
         with wh.engine.connect() as conn:
             (row,) = conn.execute(sa.select(wh.table("emails"))).mappings().all()
         assert (row["email_key"], row["message_id_conflict"]) == ("<x@acme.com>", False)
+    finally:
+        wh.dispose()
+
+
+def test_revision_0008_turns_each_contacts_account_into_a_membership(warehouse_url: str) -> None:
+    """Contacts loaded with one account_id keep it as their one account_contacts row; the
+    column goes, every other column and contact without an account stays."""
+    wh = Warehouse(warehouse_url)
+    try:
+        with wh.write() as conn:
+            command.upgrade(alembic_config(conn), "0007")
+            md = sa.MetaData()
+            accounts = sa.Table("accounts", md, autoload_with=conn)
+            contacts = sa.Table("contacts", md, autoload_with=conn)
+            assert "account_id" in contacts.c
+            conn.execute(
+                accounts.insert(),
+                [
+                    dict(tenant_id=t, account_id="a1", name="Customer", domains=["c.com"])
+                    for t in ("acme", "globex")
+                ],
+            )
+            conn.execute(
+                contacts.insert(),
+                [
+                    dict(tenant_id="acme", contact_id="c1", account_id="a1", name="Ann",
+                         email="ann@c.com"),
+                    dict(tenant_id="acme", contact_id="c2", account_id=None, name=None,
+                         email="bo@c.com"),
+                    dict(tenant_id="globex", contact_id="c1", account_id="a1", name="Cy",
+                         email="cy@c.com"),
+                ],
+            )  # fmt: skip
+        assert wh.migrate() == ["0008"]
+        assert schema_differences(wh) == []
+        with wh.engine.connect() as conn:
+            kept = conn.execute(
+                sa.select(wh.table("contacts")).order_by("tenant_id", "contact_id")
+            ).all()
+            members = conn.execute(
+                sa.select(wh.table("account_contacts")).order_by("tenant_id")
+            ).all()
+        assert [tuple(r) for r in kept] == [
+            ("acme", "c1", "Ann", "ann@c.com"),
+            ("acme", "c2", None, "bo@c.com"),
+            ("globex", "c1", "Cy", "cy@c.com"),
+        ]
+        assert [tuple(r) for r in members] == [("acme", "a1", "c1"), ("globex", "a1", "c1")]
     finally:
         wh.dispose()

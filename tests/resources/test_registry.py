@@ -22,6 +22,7 @@ from resources.registry import (
     UnknownTenantError,
     validate_tenant_id,
 )
+from resources.registry.crm import check_crm
 from resources.secrets import (
     MalformedSecretKeyError,
     MissingSecretKeyError,
@@ -312,17 +313,18 @@ def test_a_window_missed_again_after_recovery_is_open_again(registry: Registry) 
 # CRM
 
 
-def test_upsert_crm_is_per_tenant(registry: Registry, warehouse: Warehouse) -> None:
+def test_replace_crm_is_per_tenant_and_whole(registry: Registry, warehouse: Warehouse) -> None:
     registry.tenants.add_tenant("acme", "Acme")
     registry.tenants.add_tenant("globex", "Globex")
-    accounts = [{"account_id": "a1", "name": "Customer", "domains": ["Customer.com"]}]
+    accounts = [(2, {"account_id": "a1", "name": "Customer", "domains": "Customer.com"})]
     contacts = [
-        {"contact_id": "c1", "account_id": "a1", "name": "Ann", "email": "Ann@Customer.com"}
+        (2, {"contact_id": "c1", "account_ids": "a1", "name": "Ann", "email": "Ann@Customer.com"})
     ]
-    assert registry.tenants.upsert_crm("acme", accounts, contacts) == (1, 1)
-    assert registry.tenants.upsert_crm("globex", accounts, []) == (1, 0)
-    renamed = [{**accounts[0], "name": "Customer Ltd"}]
-    assert registry.tenants.upsert_crm("acme", renamed, contacts) == (1, 1)
+    crm = check_crm(accounts, contacts).crm
+    registry.tenants.replace_crm("acme", crm)
+    registry.tenants.replace_crm("globex", check_crm(accounts, []).crm)
+    renamed = [(2, {**accounts[0][1], "name": "Customer Ltd"})]
+    registry.tenants.replace_crm("acme", check_crm(renamed, contacts).crm)
 
     tbl = warehouse.tables["accounts"]
     with warehouse.engine.connect() as conn:
@@ -333,8 +335,10 @@ def test_upsert_crm_is_per_tenant(registry: Registry, warehouse: Warehouse) -> N
         ("globex", "Customer", ["customer.com"]),
     ]
     assert email == "ann@customer.com"
+    assert registry.tenants.read_crm("acme").memberships == [("a1", "c1")]
+    assert registry.tenants.read_crm("globex").contacts == ()
     with pytest.raises(UnknownTenantError):
-        registry.tenants.upsert_crm("nope", accounts, contacts)
+        registry.tenants.replace_crm("nope", crm)
 
 
 # Encryption at rest and key errors

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from resources.registry import InvalidInputError, Registry
+from resources.registry.crm import check_crm
 
 LONG = "x" * 100_000
 
@@ -31,12 +32,16 @@ def test_tenants_refuse_long_and_control_character_values(registry: Registry) ->
 def test_crm_rows_are_checked_against_their_columns(registry: Registry) -> None:
     registry.tenants.add_tenant("acme", "Acme")
     account = {"account_id": "a1", "name": "Globex", "domains": ["globex.com"]}
-    with pytest.raises(InvalidInputError, match="invalid account id .* at most 128"):
-        registry.tenants.upsert_crm("acme", [{**account, "account_id": "a" * 129}], [])
-    contact = {"contact_id": "c1", "account_id": "a1", "email": "ann@globex.com"}
-    with pytest.raises(InvalidInputError, match="invalid contact name .* control characters"):
-        registry.tenants.upsert_crm("acme", [account], [{**contact, "name": "Ann\nSmith"}])
-    assert registry.tenants.upsert_crm("acme", [account], [{**contact, "name": "  "}]) == (1, 1)
+    checked = check_crm([(2, {**account, "account_id": "a" * 129})], [])
+    assert "invalid account id" in checked.refused[0].reason
+    assert "at most 128" in checked.refused[0].reason
+    contact = {"contact_id": "c1", "account_ids": "a1", "email": "ann@globex.com"}
+    checked = check_crm([(2, account)], [(2, {**contact, "name": "Ann\nSmith"})])
+    assert "invalid contact name" in checked.refused[0].reason
+    assert "control characters" in checked.refused[0].reason
+    checked = check_crm([(2, account)], [(2, {**contact, "name": "  "})])
+    assert checked.refused == ()
+    registry.tenants.replace_crm("acme", checked.crm)
     contacts = registry.warehouse.table("contacts")
     with registry.warehouse.engine.connect() as conn:
         assert conn.execute(sa.select(contacts.c.name)).scalars().all() == [None]
