@@ -44,6 +44,8 @@ def test_definitions_have_what_the_product_needs():
         "archive/emails",
         "archive/raw_meetings",
         "archive/meetings",
+        "crm_accounts",
+        "crm_contacts",
     }
     assert defs.resolve_job_def("tenant_sync_job") is not None
     schedule = defs.resolve_schedule_def("hourly_sync_schedule")
@@ -52,7 +54,15 @@ def test_definitions_have_what_the_product_needs():
     assert defs.resolve_sensor_def("tenant_partitions_sensor") is not None
     assert set(defs.resources) >= {"warehouse", "vault", "google", "microsoft"}
     job = defs.resolve_job_def("tenant_sync_job")
-    assert {n.name for n in job.nodes} == {"raw_emails", "emails", "raw_meetings", "meetings"}
+    # the four assets, and the missed-window checks that run beside the raw ones
+    assert {n.name for n in job.nodes} == {
+        "raw_emails",
+        "emails",
+        "raw_meetings",
+        "meetings",
+        "raw_emails_no_open_missed_windows",
+        "raw_meetings_no_open_missed_windows",
+    }
 
 
 def test_workspace_loads_with_the_dagster_cli(tmp_path):
