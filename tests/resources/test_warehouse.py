@@ -67,7 +67,7 @@ def test_several_processes_write_at_once(warehouse: Warehouse, warehouse_url: st
         "wh = Warehouse(sys.argv[1]); wh.migrate(); n = int(sys.argv[2])\n"
         "t = datetime(2026, 11, 20, tzinfo=UTC)\n"
         "for batch in range(10):\n"
-        "    rows = [dict(tenant_id='acme', contact_id=f'p{n}-{batch}-{i}', account_id=None,\n"
+        "    rows = [dict(tenant_id='acme', contact_id=f'p{n}-{batch}-{i}',\n"
         "                 name='x', email=f'p{n}-{i}@x.com') for i in range(50)]\n"
         "    wh.upsert('contacts', rows, ['tenant_id', 'contact_id'])\n"
     )
