@@ -18,19 +18,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import dagster as dg
 import pytest
 import requests
 from end_to_end.test_recovery_backfill import (
     DAYS,
-    NOW,
     Recovery,
     _partitions,
     _start_daemon,
+    recovery_stack,
 )
-from end_to_end.test_run_safety import Daemon, _stop
+from end_to_end.test_run_safety import _stop
 
-from assets.partitions import tenant_day_key, tenant_partitions
+from assets.partitions import tenant_day_key
 from orchestration.demo_broken_connection import (
     MailCatcher,
     body_text,
@@ -39,14 +38,9 @@ from orchestration.demo_broken_connection import (
     reconnect_link,
     smtp_environment,
 )
-from resources.dagster_resources import CredentialVaultResource, WarehouseResource
 from resources.reconnect_links import LINK_KEY_ENV, PUBLIC_URL_ENV, generate_link_key
-from resources.registry import Registry
-from resources.secrets import TokenCipher
-from sandbox.server import SandboxServer
-from sandbox.workload.generate import generate_workload
 from sandbox.workload.model import GOOGLE_CLIENT_SECRET, MICROSOFT_CLIENT_SECRET
-from stack import Served, fast_google, fast_microsoft, registered, serve_reconnect, shipped_instance
+from stack import Served, serve_reconnect
 from vocabulary.status import ConnectionStatus
 
 ALERT_SUBJECT = "Your Mailbox and Calendar integration needs attention"
@@ -77,55 +71,23 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path, warehouse_url: str) -> Iterator[World]:
-    workload = generate_workload(
-        seed=8,
-        now=NOW,
-        tenants=1,
-        mailboxes_per_tenant=2,
-        days=4,
-        messages_per_mailbox_per_day=6,
-        providers=("google", "microsoft"),
-    )
-    # Authorized on the first of the three days: those are the days a run must cover.
-    warehouse, _, key = registered(warehouse_url, workload, authorized_at=NOW - timedelta(days=3))
-    registry = Registry(warehouse, TokenCipher(key))
     link_key = generate_link_key()
-    with SandboxServer(workload) as sandbox, local_smtp() as (smtp_port, inbox):
-        google = fast_google(sandbox.base_url, max_attempts=2, max_retry_wait_seconds=0.2)
-        microsoft = fast_microsoft(sandbox.base_url)
-        settings = {"google": google.settings(), "microsoft": microsoft.settings()}
-        with serve_reconnect(registry, settings, link_key=link_key) as served:
-            home, workspace, env = shipped_instance(tmp_path, warehouse_url, key, sandbox.base_url)
-            env.update(smtp_environment(smtp_port))
-            env.update({LINK_KEY_ENV: link_key, PUBLIC_URL_ENV: served.base_url})
-            resources = {
-                "warehouse": WarehouseResource(url=warehouse_url),
-                "vault": CredentialVaultResource(secret_key=key),
-                "google": google,
-                "microsoft": microsoft,
-            }
-            log = tmp_path / "dagster-daemon.log"
-            try:
-                with dg.DagsterInstance.from_config(str(home)) as instance:
-                    instance.add_dynamic_partitions(
-                        tenant_partitions.name, [t.slug for t in workload.tenants]
-                    )
-                    daemon = Daemon(home, workspace, env, instance, sandbox, warehouse, "", log)
-                    secrets = [
-                        key,
-                        link_key,
-                        GOOGLE_CLIENT_SECRET,
-                        MICROSOFT_CLIENT_SECRET,
-                        *(m.refresh_token for m in workload.mailboxes),
-                    ]
-                    yield World(
-                        Recovery(daemon, workload, registry, resources, warehouse_url),
-                        inbox,
-                        served,
-                        secrets,
-                    )
-            finally:
-                warehouse.dispose()
+    with (
+        recovery_stack(tmp_path, warehouse_url, tenants=1, seed=8) as recovery,
+        local_smtp() as (smtp_port, inbox),
+    ):
+        settings = {name: recovery.resources[name].settings() for name in ("google", "microsoft")}
+        with serve_reconnect(recovery.registry, settings, link_key=link_key) as served:
+            recovery.daemon.env.update(smtp_environment(smtp_port))
+            recovery.daemon.env.update({LINK_KEY_ENV: link_key, PUBLIC_URL_ENV: served.base_url})
+            secrets = [
+                recovery.daemon.env["TOUCHPOINT_SECRET_KEY"],
+                link_key,
+                GOOGLE_CLIENT_SECRET,
+                MICROSOFT_CLIENT_SECRET,
+                *(m.refresh_token for m in recovery.workload.mailboxes),
+            ]
+            yield World(recovery, inbox, served, secrets)
 
 
 def _meeting_ids(world: World, connection_id: str, day: str) -> set[str]:
