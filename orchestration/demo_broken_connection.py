@@ -322,6 +322,10 @@ def run_broken_connection_act(workload: Workload, sandbox: SandboxServer, today:
         if proc is not None:
             stop_daemon(proc)
             timeline("dagster-daemon stopped")
+        # The sandbox forgets the grant the reconnect issued when it stops; the next demo's
+        # sandbox honours the seeded one again, so the next demo syncs this mailbox as before.
+        seeded = next(m.refresh_token for m in workload.mailboxes if m.address == address)
+        registry.connections.replace_refresh_token(connection.connection_id, seeded)
         warehouse.dispose()
         if timeline.steps:
             timeline.print()
