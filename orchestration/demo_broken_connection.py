@@ -91,9 +91,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def local_smtp() -> Iterator[tuple[int, MailCatcher]]:
+def local_smtp(inbox: MailCatcher | None = None) -> Iterator[tuple[int, MailCatcher]]:
     """A real SMTP server on 127.0.0.1 (no TLS, no login): its port and its inbox."""
-    inbox = MailCatcher()
+    inbox = inbox or MailCatcher()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,12 +71,16 @@ class World:
         )
 
 
-@pytest.fixture
-def world(tmp_path: Path, warehouse_url: str) -> Iterator[World]:
+@contextmanager
+def broken_world(
+    tmp_path: Path, warehouse_url: str, inbox: MailCatcher | None = None
+) -> Iterator[World]:
+    """One tenant (a Google and a Microsoft mailbox), the SMTP server, the reconnect pages and
+    the shipped instance; the daemon not started yet."""
     link_key = generate_link_key()
     with (
         recovery_stack(tmp_path, warehouse_url, tenants=1, seed=8) as recovery,
-        local_smtp() as (smtp_port, inbox),
+        local_smtp(inbox) as (smtp_port, catcher),
     ):
         settings = {name: recovery.resources[name].settings() for name in ("google", "microsoft")}
         with serve_reconnect(recovery.registry, settings, link_key=link_key) as served:
@@ -88,7 +93,13 @@ def world(tmp_path: Path, warehouse_url: str) -> Iterator[World]:
                 MICROSOFT_CLIENT_SECRET,
                 *(m.refresh_token for m in recovery.workload.mailboxes),
             ]
-            yield World(recovery, inbox, served, secrets)
+            yield World(recovery, catcher, served, secrets)
+
+
+@pytest.fixture
+def world(tmp_path: Path, warehouse_url: str) -> Iterator[World]:
+    with broken_world(tmp_path, warehouse_url) as found:
+        yield found
 
 
 def _meeting_ids(world: World, connection_id: str, day: str) -> set[str]:
