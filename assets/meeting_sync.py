@@ -83,7 +83,12 @@ class MeetingWindowSync:
         )
         stale = self._held_ids(conn, window) - listed_ids
         if rows:
-            refused = self.warehouse.upsert_or_refuse("raw_meetings", rows, RAW_MEETING_KEY)
+            # A held occurrence keeps its synced_at (when it was first synced): a calendar is
+            # mirrored whole each run, and a resolved note counts only what a recovery brought.
+            changed = [c for c in rows[0] if c not in RAW_MEETING_KEY and c != "synced_at"]
+            refused = self.warehouse.upsert_or_refuse(
+                "raw_meetings", rows, RAW_MEETING_KEY, changed
+            )
             refused_ids = {row["provider_event_id"] for row, _ in refused}
             # Parsed, but the database will not store it: kept for another try.
             quarantined.extend(

@@ -154,6 +154,12 @@ def _add_demo_commands(commands: Any) -> None:
     )
     demo.add_argument("--port", type=int, default=8765, help="sandbox port (0: any free one)")
     demo.add_argument("--days", type=int, default=3, help="how many recent UTC days to sync")
+    demo.add_argument(
+        "--act",
+        choices=["broken-connection"],
+        help="after the sync, play an act: broken-connection revokes one mailbox and shows it "
+        "detected, reported by email, reconnected and recovered by a Dagster backfill",
+    )
     demo.set_defaults(handler=cmd_demo)
     dev = commands.add_parser(
         "dev", help="the demo's sandbox plus `dagster dev -w workspace.yaml` on the demo's state"
@@ -167,7 +173,12 @@ def _add_demo_commands(commands: Any) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from orchestration.demo import run_demo
 
-    return run_demo(main, port=args.port, days=args.days)
+    act = None
+    if args.act == "broken-connection":
+        from orchestration.demo_broken_connection import run_broken_connection_act
+
+        act = run_broken_connection_act
+    return run_demo(main, port=args.port, days=args.days, act=act)
 
 
 def cmd_dev(args: argparse.Namespace) -> int:

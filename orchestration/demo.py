@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from orchestration.instance import write_local_instance_config
 from resources.providers import PROVIDERS
@@ -27,6 +28,9 @@ from sandbox.workload.model import APP_CREDENTIALS
 CommandLine = Callable[[list[str]], int]
 """`touchpoint` as a function of its arguments (orchestration.cli.main), handed in by the CLI so
 the demo registers tenants exactly as an operator would, without importing the CLI back."""
+Act = Callable[[Any, Any, str], int]
+"""An act played after the sync (workload, sandbox server, today's UTC day) -> exit code, handed
+in by the CLI (orchestration/demo_broken_connection.py imports this module, not the reverse)."""
 
 DEMO_SEED = 7
 DEMO_PROVIDERS = tuple(PROVIDERS)
@@ -214,13 +218,21 @@ def _check(code: int, argv: list[str]) -> None:
         raise SystemExit(f"touchpoint {' '.join(argv[:2])} failed (exit {code})")
 
 
-def _recent_days(now: datetime, count: int) -> list[str]:
-    today = now.astimezone(UTC).date()
-    return [(today - timedelta(days=i)).isoformat() for i in reversed(range(count))]
+def _recent_days(now: datetime, count: int, skip_today: bool = False) -> list[str]:
+    last = now.astimezone(UTC).date() - timedelta(days=1 if skip_today else 0)
+    return [(last - timedelta(days=i)).isoformat() for i in reversed(range(count))]
 
 
-def run_demo(cli_main: CommandLine, port: int = DEFAULT_SANDBOX_PORT, days: int = 3) -> int:
-    """Runs the whole demo, registering through `cli_main`; returns the process exit code."""
+def run_demo(
+    cli_main: CommandLine,
+    port: int = DEFAULT_SANDBOX_PORT,
+    days: int = 3,
+    act: Act | None = None,
+) -> int:
+    """Runs the whole demo, registering through `cli_main`; returns the process exit code.
+
+    With an `act`, the sync leaves today out (the act's hourly run syncs it) and the act plays
+    after it, while the sandbox still runs."""
     from sandbox.server import SandboxServer
     from sandbox.workload.generate import generate_workload
 
@@ -260,12 +272,15 @@ def run_demo(cli_main: CommandLine, port: int = DEFAULT_SANDBOX_PORT, days: int 
         print(f"==> registering tenants and connections in {env['TOUCHPOINT_WAREHOUSE_URL']}")
         _register(workload, cli_main)
         _load_crm(workload, cli_main)
-        return _materialize(workload, days, sandbox_now)
+        failed = _materialize(workload, days, sandbox_now, skip_today=act is not None)
+        if failed or act is None:
+            return failed
+        return act(workload, server, datetime.now(UTC).date().isoformat())
     finally:
         server.stop()
 
 
-def _materialize(workload, days: int, now: datetime) -> int:
+def _materialize(workload, days: int, now: datetime, skip_today: bool = False) -> int:
     import dagster as dg
 
     from assets.partitions import tenant_day_key, tenant_partitions
@@ -280,7 +295,7 @@ def _materialize(workload, days: int, now: datetime) -> int:
             instance.add_dynamic_partitions(tenant_partitions.name, request.partition_keys)
     job = defs.resolve_job_def("tenant_sync_job")
     summaries = {t.slug: TenantSummary(t.slug) for t in workload.tenants}
-    day_keys = _recent_days(now, days)
+    day_keys = _recent_days(now, days, skip_today)
     print(
         f"==> materializing mail and meetings for {len(summaries)} tenants x {days} days "
         f"({day_keys[0]} .. {day_keys[-1]}), one Dagster run per tenant-day"

@@ -13,6 +13,11 @@ not handed to the provider's pages in a Referer header.
 from __future__ import annotations
 
 import html
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -173,3 +178,29 @@ def build_app(service: ReconnectService) -> Starlette:
 def serve(app: Any, host: str, port: int) -> None:
     """Runs the app with uvicorn until interrupted; no access log (URLs carry secrets)."""
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+
+
+@contextmanager
+def serving(build: Callable[[str], Any], host: str = "127.0.0.1") -> Iterator[str]:
+    """Serves the app `build(base_url)` makes on a free port, in a thread, until the block ends;
+    yields the base URL. The socket is bound first because the app needs its own address (the
+    OAuth redirect URI names the port). For the demo and the tests; `serve` is for production."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    base_url = f"http://{host}:{sock.getsockname()[1]}"
+    server = uvicorn.Server(
+        uvicorn.Config(build(base_url), access_log=False, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    try:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()

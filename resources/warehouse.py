@@ -266,21 +266,26 @@ class Warehouse:
             return self._upsert_sqlite(conn, tbl, rows, keys, updates, increments)
 
     def upsert_or_refuse(
-        self, table: str, rows: Sequence[Mapping[str, Any]], key_columns: Sequence[str]
+        self,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        key_columns: Sequence[str],
+        update_columns: Sequence[str] | None = None,
     ) -> list[tuple[Mapping[str, Any], str]]:
-        """Upserts `rows`, and when the database refuses the batch because of what a row holds,
-        upserts them one by one: returns the rows it still refuses, each with a reason built from
-        the database's error code only (never the row's text), so one bad row never sinks its
-        neighbours. Connection and lock problems are raised as they are."""
+        """Upserts `rows` (`update_columns` as in `upsert`), and when the database refuses the
+        batch because of what a row holds, upserts them one by one: returns the rows it still
+        refuses, each with a reason built from the database's error code only (never the row's
+        text), so one bad row never sinks its neighbours. Connection and lock problems are raised
+        as they are."""
         try:
-            self.upsert(table, rows, key_columns)
+            self.upsert(table, rows, key_columns, update_columns)
             return []
         except ROW_ERRORS:
             pass
         refused = []
         for row in rows:
             try:
-                self.upsert(table, [row], key_columns)
+                self.upsert(table, [row], key_columns, update_columns)
             except ROW_ERRORS as error:
                 refused.append((row, refusal_reason(error)))
         return refused

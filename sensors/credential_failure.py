@@ -11,6 +11,7 @@ policy no longer asks.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,12 @@ from vocabulary.status import ConnectionStatus
 ALERT_JOB_NAME = "connection_alert_job"
 ALERT_CONFIG_OP = "gather_alert_facts"
 """The job's first op, whose config names what to send (built here, read there)."""
+ALERT_MAX_RUNTIME_ENV = "TOUCHPOINT_ALERT_MAX_RUNTIME_SECONDS"
+"""An alert run takes seconds; run monitoring ends one still going after this long (default 600:
+its process died with its code server), so a lost notification is asked again (`_unlost`)."""
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+RUN_KEY_TAG = "dagster/run_key"
+ENDED_UNRECORDED = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 CURSOR_OVERLAP = timedelta(minutes=5)
 """Re-read incidents changed this long before the cursor: a writer's transaction can commit
 after a later one, with an older `changed_at`."""
@@ -55,6 +62,7 @@ def _request(due: Due) -> dg.RunRequest:
         tags={
             "touchpoint/incident": str(due.incident_id),
             "touchpoint/notification": due.kind.value,
+            MAX_RUNTIME_TAG: _alert_max_runtime(),
         },
     )
 
@@ -71,7 +79,10 @@ def _mass_request(burst: MassFailure) -> dg.RunRequest:
             share=burst.share,
             hour=f"{burst.bucket:%Y-%m-%dT%H}",
         ),
-        tags={"touchpoint/notification": "mass_failure"},
+        tags={
+            "touchpoint/notification": "mass_failure",
+            MAX_RUNTIME_TAG: _alert_max_runtime(),
+        },
     )
 
 
@@ -136,9 +147,33 @@ def credential_failure_sensor(
     requests, next_cursor = alert_run_requests(
         warehouse.get(), cursor, datetime.now(UTC), AlertSettings.from_env()
     )
+    requests = [_unlost(context.instance, r) for r in requests]
     if requests:
         context.log.info(f"alerts due: {', '.join(r.run_key or '' for r in requests)}")
     return dg.SensorResult(
         run_requests=requests,
         cursor=next_cursor.encode() if next_cursor else context.cursor,
     )
+
+
+def _alert_max_runtime() -> str:
+    return str(int(os.environ.get(ALERT_MAX_RUNTIME_ENV) or 600))
+
+
+def _unlost(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.RunRequest:
+    """The request under a key Dagster will still launch. A run that ended failed under the
+    current key recorded nothing (a recorded failure moves the policy to the next attempt's key):
+    its process was killed mid-send, as a daemon restart does to the default run launcher's runs.
+    Dagster never launches a run key twice, so the notification is asked again as
+    `<key>:lost<n>`; a send cut off after the server took it may then arrive twice, which beats
+    never."""
+    key, lost = request.run_key, 0
+    while key and _ended_unrecorded(instance, key):
+        lost += 1
+        key = f"{request.run_key}:lost{lost}"
+    return request if not lost else request.with_replaced_attrs(run_key=key)
+
+
+def _ended_unrecorded(instance: dg.DagsterInstance, run_key: str) -> bool:
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1)
+    return bool(runs) and runs[0].status in ENDED_UNRECORDED

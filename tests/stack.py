@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -16,10 +17,13 @@ from assets.emails import raw_emails
 from assets.partitions import tenant_day_key, tenant_partitions
 from orchestration.demo import provider_environment
 from orchestration.instance import SHIPPED_INSTANCE_CONFIG
+from orchestration.web import build_app, serving
 from paths import ROOT
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
 from resources.google.resource import GoogleWorkspaceResource
 from resources.microsoft.resource import MicrosoftGraphResource
+from resources.reconnect import ReconnectConfig, ReconnectService
+from resources.reconnect_links import generate_link_key
 from resources.registry import Connection, Registry
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
@@ -208,3 +212,42 @@ def running_stack(
             fast_microsoft(sandbox.base_url),
         )
     warehouse.dispose()
+
+
+class Clock:
+    """The reconnect service's notion of now: real time plus whatever a test moved it by."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@dataclass
+class Served:
+    """A running reconnect service: where it listens, its config and its clock."""
+
+    base_url: str
+    config: ReconnectConfig
+    clock: Clock
+
+
+@contextmanager
+def serve_reconnect(
+    registry: Registry,
+    provider_settings: dict[str, Any],
+    ttl: timedelta = timedelta(days=7),
+    link_key: str | None = None,
+) -> Iterator[Served]:
+    """The reconnect app (`touchpoint serve`'s) on a real uvicorn server on 127.0.0.1;
+    `link_key`: the one the alert job signs with, when the test sends real alerts."""
+    clock = Clock()
+    made: list[ReconnectConfig] = []
+
+    def build(base_url: str):
+        made.append(ReconnectConfig(link_key or generate_link_key(), ttl, base_url))
+        return build_app(ReconnectService(registry, provider_settings, made[0], clock))
+
+    with serving(build) as base_url:
+        yield Served(base_url, made[0], clock)

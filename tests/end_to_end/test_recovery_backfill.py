@@ -18,6 +18,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -169,12 +170,16 @@ def _check(result: dg.ExecuteInProcessResult, asset: str) -> dg.AssetCheckEvalua
     return evaluation
 
 
-@pytest.fixture
-def recovery(tmp_path: Path, warehouse_url: str) -> Iterator[Recovery]:
+@contextmanager
+def recovery_stack(
+    tmp_path: Path, warehouse_url: str, tenants: int, seed: int
+) -> Iterator[Recovery]:
+    """The sandbox (both providers), a registered warehouse and the shipped instance, with the
+    daemon not started yet: a test may add to `daemon.env` first."""
     workload = generate_workload(
-        seed=5,
+        seed=seed,
         now=NOW,
-        tenants=2,
+        tenants=tenants,
         mailboxes_per_tenant=2,
         days=4,
         messages_per_mailbox_per_day=6,
@@ -201,6 +206,12 @@ def recovery(tmp_path: Path, warehouse_url: str) -> Iterator[Recovery]:
                 yield Recovery(daemon, workload, registry, resources, warehouse_url)
             finally:
                 warehouse.dispose()
+
+
+@pytest.fixture
+def recovery(tmp_path: Path, warehouse_url: str) -> Iterator[Recovery]:
+    with recovery_stack(tmp_path, warehouse_url, tenants=2, seed=5) as found:
+        yield found
 
 
 def _start_daemon(recovery: Recovery) -> subprocess.Popen:

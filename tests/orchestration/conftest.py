@@ -8,75 +8,17 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import uvicorn
 from websockets.sync.client import ClientConnection, connect
 
-from orchestration.web import build_app
-from resources.reconnect import ReconnectConfig, ReconnectService
-from resources.reconnect_links import generate_link_key
-from resources.registry import Registry
-
-
-class Clock:
-    """The service's notion of now: real time plus whatever a test moved it by."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-
-@dataclass
-class Served:
-    """A running reconnect service: where it listens, its config and its clock."""
-
-    base_url: str
-    config: ReconnectConfig
-    clock: Clock
-
-
-@contextmanager
-def serve_reconnect(
-    registry: Registry, provider_settings: dict[str, Any], ttl: timedelta = timedelta(days=7)
-) -> Iterator[Served]:
-    """The app on uvicorn in a thread; the socket is bound first so the redirect URI (which
-    names the port) is known when the service is built."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    clock = Clock()
-    config = ReconnectConfig(generate_link_key(), ttl, base_url)
-    app = build_app(ReconnectService(registry, provider_settings, config, clock))
-    server = uvicorn.Server(
-        uvicorn.Config(app, access_log=False, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield Served(base_url, config, clock)
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
+from stack import serve_reconnect
 
 
 @pytest.fixture
