@@ -156,6 +156,10 @@ class GraphClient:
         self._token_is_owners: bool | None = None
         """Whether `/me` named the owner, once asked (after a 403 access denied)."""
 
+    def owns(self, url: str) -> bool:
+        """Whether `url` lies on this client's Graph root (scheme and host)."""
+        return urlsplit(url)[:2] == self._origin
+
     def close(self) -> None:
         self._session.close()
         self.tokens.close()
@@ -192,7 +196,7 @@ class GraphClient:
         accept: frozenset[int] = frozenset(),
     ) -> GraphResponse:
         """One Graph request (`calls` > 1 for a `$batch` of that many parts), retried."""
-        if urlsplit(url)[:2] != self._origin:
+        if not self.owns(url):
             # A nextLink elsewhere would carry the mailbox's token off Graph: refuse it.
             raise failure(ConnectionStatus.SYNC_ERROR, "foreign_next_link")
         attempt = 0

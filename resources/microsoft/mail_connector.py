@@ -181,7 +181,13 @@ class GraphMailConnector:
         the full listing. Initial rounds track messages received since `track_since`."""
         self._resolve_folders()
         scopes = {DELTA_SCOPE + folder: folder for folder in self._synced_folders()}
-        restart = not cursors or bool(set(cursors) - set(scopes))
+        # A delta link stored under another Graph root (the deployment's base URL changed) is no
+        # cursor of this client's: start over rather than refuse it as a foreign link.
+        restart = (
+            not cursors
+            or bool(set(cursors) - set(scopes))
+            or not all(self.client.owns(link) for link in cursors.values())
+        )
         state: dict[str, str | None] = {}  # id -> None (in a synced folder) or removal reason
         links: dict[str, str] = {}
         if not restart:

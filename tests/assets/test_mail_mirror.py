@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 import pytest
+import sqlalchemy as sa
 
 from assets.emails import emails, raw_emails
 from assets.partition_sync import BACKFILL_TAG
@@ -202,6 +203,34 @@ def test_a_forgotten_cursor_starts_over_with_a_full_listing(stack):
     _hourly(stack, tenant)
     _assert_mirrors(stack, tenant)
     assert _tombstones(stack, tenant)[back] == "spam"
+
+
+def test_delta_links_of_another_graph_root_start_over_instead_of_failing(stack):
+    """Stored delta links that point elsewhere (the Graph base URL changed since) are never
+    followed (they would carry the token off Graph); the connection starts over and stays
+    active."""
+    tenant = stack.workload.tenants[0].slug
+    _deliver(stack)
+    assert stack.materialize(tenant, OLD, tags={BACKFILL_TAG: "b1"}, assets=MAIL).success
+    _hourly(stack, tenant)
+    cursors = stack.warehouse.table("change_cursors")
+    with stack.warehouse.engine.begin() as conn:
+        moved = conn.execute(
+            cursors.update()
+            .where(cursors.c.scope.like("graph:%"))
+            .values(
+                cursor=sa.func.replace(cursors.c.cursor, "http://127.0.0.1", "http://127.0.0.2")
+            )
+        ).rowcount
+    assert moved > 0
+    (gone,) = _pick(stack, stack.workload.mailboxes[1].address, OLD, 1)
+    stack.sandbox.state.set_labels(stack.workload.mailboxes[1].address, gone, ["TRASH"])
+    _hourly(stack, tenant)
+    assert {c.status.value for c in stack.connections(tenant)} == {"active"}
+    _assert_mirrors(stack, tenant)
+    with stack.warehouse.engine.connect() as conn:
+        stored = conn.execute(sa.select(cursors.c.cursor)).scalars().all()
+    assert stored and not any("127.0.0.2" in link for link in stored)
 
 
 def test_a_full_listing_tombstones_what_it_no_longer_lists(stack):
