@@ -93,8 +93,9 @@ def test_demo_syncs_both_providers_and_a_second_run_fetches_nothing_new(tmp_path
     for r in rows:
         repeat = again[(r["tenant"], r["provider"])]
         # Nothing fetched again. The earlier day is listed in full and found held; today comes
-        # through the change feed, which lists only what changed.
-        assert int(repeat["new"]) == 0 and 0 < int(repeat["held"]) <= int(r["new"]), repeat
+        # through the change feed (on a new sandbox port, Graph's stored delta links belong to
+        # another root, so its folders start over and re-list what is held).
+        assert int(repeat["new"]) == 0 and int(repeat["held"]) > 0, repeat
 
 
 STEP = re.compile(r"^(\d\d:\d\d:\d\d)  \+\s*([\d.]+)s  (.+)$", re.MULTILINE)
