@@ -20,6 +20,7 @@ from vocabulary.records import (
     RawEvent,
     RawMessage,
 )
+from vocabulary.status import ConnectionFailure
 
 
 class AuthorizationRefused(Exception):
@@ -52,6 +53,23 @@ class Grant:
     refresh_token: str = field(repr=False)
     token_cache: str | None = field(repr=False)
     addresses: tuple[str, ...]
+
+
+def grant_from_exchange(
+    refresh_token: str | None,
+    token_cache: str | None,
+    token_addresses: Callable[[MailboxCredentials], Iterable[str]],
+) -> Grant:
+    """The Grant of a code exchange's answer, once the provider says whose token it is: no
+    refresh token, or an identity the provider will not tell, refuses the reconnect (with our
+    own reason, never the provider's text)."""
+    if not refresh_token:
+        raise AuthorizationRefused("no_refresh_token")
+    try:
+        addresses = token_addresses(MailboxCredentials("", refresh_token))
+    except ConnectionFailure:
+        raise AuthorizationRefused("identity_unreadable") from None
+    return Grant(refresh_token, token_cache, tuple(addresses))
 
 
 class Authorization(Protocol):

@@ -14,9 +14,7 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from resources.google.identity import token_addresses
 from resources.google.settings import GoogleSettings
-from resources.kit import AuthorizationRefused, AuthorizationStart, Grant
-from vocabulary.connectors import MailboxCredentials
-from vocabulary.status import ConnectionFailure
+from resources.kit import AuthorizationRefused, AuthorizationStart, Grant, grant_from_exchange
 
 SCOPES = (
     "https://www.googleapis.com/auth/gmail.readonly",
@@ -79,11 +77,8 @@ class GoogleAuthorization:
         except (OAuth2Error, ValueError, OSError, Warning):
             # Google's answer (and the code) stay out of what we raise.
             raise AuthorizationRefused("exchange_failed") from None
-        refresh_token = token.get("refresh_token")
-        if not refresh_token:
-            raise AuthorizationRefused("no_refresh_token")
-        try:
-            addresses = token_addresses(self.settings, MailboxCredentials("", refresh_token))
-        except ConnectionFailure:
-            raise AuthorizationRefused("identity_unreadable") from None
-        return Grant(refresh_token, None, addresses)
+        return grant_from_exchange(
+            token.get("refresh_token"),
+            None,
+            lambda credentials: token_addresses(self.settings, credentials),
+        )

@@ -9,7 +9,7 @@ from typing import Any
 
 import msal
 
-from resources.kit import AuthorizationRefused, AuthorizationStart, Grant
+from resources.kit import AuthorizationRefused, AuthorizationStart, Grant, grant_from_exchange
 from resources.microsoft.auth import (
     GRAPH_CALENDAR_SCOPES,
     GRAPH_MAIL_SCOPES,
@@ -17,8 +17,7 @@ from resources.microsoft.auth import (
 )
 from resources.microsoft.identity import token_addresses
 from resources.microsoft.settings import MICROSOFT_LOGIN_URL, GraphSettings
-from vocabulary.connectors import ApiStats, MailboxCredentials
-from vocabulary.status import ConnectionFailure
+from vocabulary.connectors import ApiStats
 
 SCOPES = (*GRAPH_MAIL_SCOPES, *GRAPH_CALENDAR_SCOPES)
 """msal adds openid, profile and offline_access itself (offline_access: a refresh token)."""
@@ -79,11 +78,8 @@ class MicrosoftAuthorization:
             http.close()
         if "error" in result or "access_token" not in result:
             raise AuthorizationRefused("exchange_failed")
-        refresh_token = result.get("refresh_token")
-        if not refresh_token:
-            raise AuthorizationRefused("no_refresh_token")
-        try:
-            addresses = token_addresses(self.settings, MailboxCredentials("", refresh_token))
-        except ConnectionFailure:
-            raise AuthorizationRefused("identity_unreadable") from None
-        return Grant(refresh_token, cache.serialize(), addresses)
+        return grant_from_exchange(
+            result.get("refresh_token"),
+            cache.serialize(),
+            lambda credentials: token_addresses(self.settings, credentials),
+        )
