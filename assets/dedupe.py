@@ -214,6 +214,7 @@ def merge_meeting_copies(
         "status": best["status"],
         "organizer_email": best.get("organizer_email"),
         "attendees": list(best["attendees"] or []),
+        "series_id": best.get("series_id"),
         "seen_in_connections": connections,
         "seen_in_calendars": calendars,
         "copies": len(copies),

@@ -138,7 +138,4 @@ def tenant_window(
 
 def days_of(window: SyncWindow) -> Iterator[SyncWindow]:
     """The UTC days of `window`, each as its own window."""
-    day = window.start
-    while day < window.end:
-        yield SyncWindow.for_day(day)
-        day += timedelta(days=1)
+    return window.days()

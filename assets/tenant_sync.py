@@ -18,6 +18,7 @@ from itertools import islice
 from typing import Protocol
 
 from resources.registry import Connection, Registry
+from resources.registry.engagement_context import record_back_synced_day
 from resources.warehouse import Warehouse
 from vocabulary.budget import TimeBudgetExhausted, time_budget
 from vocabulary.connectors import ApiStats
@@ -146,7 +147,7 @@ class TenantSync:
             started = datetime.now(UTC)
             t0 = time.perf_counter()
             left = self._time_left(conn.connection_id, windows_in_run)
-            outcome = self._sync_connection(conn, window, explicit_backfill, left)
+            outcome = self._sync_connection(conn, window, explicit_backfill, left, run_id)
             outcome.seconds = time.perf_counter() - t0
             self._spent[conn.connection_id] = (
                 self._spent.get(conn.connection_id, 0.0) + outcome.seconds
@@ -171,7 +172,12 @@ class TenantSync:
         return allowance - self._spent.get(connection_id, 0.0)
 
     def _sync_connection(
-        self, conn: Connection, window: SyncWindow, explicit_backfill: bool, left: float | None
+        self,
+        conn: Connection,
+        window: SyncWindow,
+        explicit_backfill: bool,
+        left: float | None,
+        run_id: str,
     ) -> ConnectionSyncResult:
         out = ConnectionSyncResult(
             conn.tenant_id, conn.connection_id, conn.owner_email, conn.provider, conn.status
@@ -226,6 +232,10 @@ class TenantSync:
             )
         else:
             out.status = ConnectionStatus.ACTIVE.value
+            if explicit_backfill and window.start < conn.authorized_at:
+                # An operator recovered days before the authorization on purpose: their mail
+                # counts as engagement from now on (vocabulary/engagement.py).
+                self._record_back_sync(conn, window, run_id)
             self.registry.health.mark_windows_recovered(
                 conn.connection_id, window.start, window.end, stream=self.window_sync.kind
             )
@@ -237,6 +247,11 @@ class TenantSync:
                     "the mailbox synced normally again",
                 )
         return out
+
+    def _record_back_sync(self, conn: Connection, window: SyncWindow, run_id: str) -> None:
+        for day in window.days():
+            if day.start < conn.authorized_at:
+                record_back_synced_day(self.registry.warehouse, conn, day.start.date(), run_id)
 
     def _out_of_time(self, conn: Connection, window: SyncWindow, out: ConnectionSyncResult) -> None:
         """Records the window as missed for the next run; the connection's status stays."""

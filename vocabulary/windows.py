@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,3 +24,10 @@ class SyncWindow:
     def for_day(cls, day: datetime) -> SyncWindow:
         start = day.replace(hour=0, minute=0, second=0, microsecond=0)
         return cls(start, start + timedelta(days=1))
+
+    def days(self) -> Iterator[SyncWindow]:
+        """The UTC days of the window, each as its own window."""
+        day = self.start
+        while day < self.end:
+            yield SyncWindow.for_day(day)
+            day += timedelta(days=1)

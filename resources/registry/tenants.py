@@ -108,6 +108,20 @@ class TenantStore:
                         for a, c in crm.memberships
                     ],
                 )
+            # The version a sensor compares, written in the same transaction as the CRM.
+            versions = self.warehouse.table("crm_versions")
+            conn.execute(sa.delete(versions).where(versions.c.tenant_id == tenant_id))
+            conn.execute(
+                sa.insert(versions),
+                {"tenant_id": tenant_id, "fingerprint": crm.fingerprint(), "loaded_at": now()},
+            )
+
+    def crm_versions(self) -> dict[str, str]:
+        """tenant_id -> the fingerprint of its loaded CRM (tenants never loaded left out): one
+        small row per tenant, so a sensor sees a CRM change without reading any CRM."""
+        versions = self.warehouse.table("crm_versions")
+        with self.warehouse.engine.connect() as conn:
+            return dict(conn.execute(sa.select(versions.c.tenant_id, versions.c.fingerprint)).all())
 
     def read_crm(self, tenant_id: str) -> CrmSnapshot:
         """The tenant's CRM as loaded (empty when none was), in one consistent read."""

@@ -128,6 +128,8 @@ def _meeting_columns() -> list[sa.Column]:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("organizer_email", sa.Text),
         sa.Column("attendees", json_list(), nullable=False),
+        # The recurring series the occurrence belongs to (revision 0009).
+        sa.Column("series_id", sa.Text),
     ]
 
 

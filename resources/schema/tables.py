@@ -233,6 +233,120 @@ def _add_crm_tables(md: sa.MetaData) -> None:
     )
 
 
+def _tenant_key() -> sa.Column:
+    return sa.Column("tenant_id", sa.String(63), primary_key=True)
+
+
+def _calendar() -> list[sa.Column]:
+    return [
+        sa.Column("partition_day", sa.Date, nullable=False),
+        sa.Column("local_day", sa.Date, nullable=False),
+        sa.Column("local_week", sa.Date, nullable=False),
+    ]
+
+
+def _add_engagement_tables(md: sa.MetaData) -> None:
+    """What analysts query (docs/analytics.md): engagements per message or meeting and CRM
+    account, the daily and per-contact rollups, and the back-synced days and CRM versions
+    that decide them."""
+    sa.Table(
+        "email_engagements",
+        md,
+        _tenant_key(),
+        sa.Column("email_key", sa.Text, primary_key=True),
+        sa.Column("account_id", sa.String(128), primary_key=True),
+        *_calendar(),
+        sa.Column("internet_message_id", sa.Text),
+        sa.Column("thread_id", sa.Text),
+        sa.Column("subject", sa.Text),
+        sa.Column("sent_at", UTCDateTime, nullable=False),
+        sa.Column("direction", sa.String(8), nullable=False),
+        sa.Column("from_address", sa.Text),
+        sa.Column("contact_ids", json_list(), nullable=False),
+        sa.Column("contact_emails", json_list(), nullable=False),
+        sa.Column("internal_participants", json_list(), nullable=False),
+        sa.Column("seen_in_mailboxes", json_list(), nullable=False),
+        sa.Index("ix_email_engagements_tenant_day", "tenant_id", "partition_day"),
+        sa.Index("ix_email_engagements_tenant_account_sent", "tenant_id", "account_id", "sent_at"),
+        sa.Index("ix_email_engagements_tenant_thread", "tenant_id", "thread_id"),
+    )
+    sa.Table(
+        "meeting_engagements",
+        md,
+        _tenant_key(),
+        sa.Column("meeting_key", sa.Text, primary_key=True),
+        sa.Column("account_id", sa.String(128), primary_key=True),
+        *_calendar(),
+        sa.Column("ical_uid", sa.Text),
+        sa.Column("subject", sa.Text),
+        sa.Column("start_at", UTCDateTime, nullable=False),
+        sa.Column("end_at", UTCDateTime, nullable=False),
+        sa.Column("duration_minutes", sa.Integer, nullable=False),
+        sa.Column("all_day", sa.Boolean, nullable=False),
+        sa.Column("organizer_email", sa.Text),
+        sa.Column("accepted_contact_ids", json_list(), nullable=False),
+        sa.Column("declined_contact_ids", json_list(), nullable=False),
+        sa.Column("tentative_contact_ids", json_list(), nullable=False),
+        sa.Column("internal_attendees", json_list(), nullable=False),
+        sa.Column("recurring", sa.Boolean, nullable=False),
+        sa.Column("seen_in_calendars", json_list(), nullable=False),
+        sa.Index("ix_meeting_engagements_tenant_day", "tenant_id", "partition_day"),
+        sa.Index(
+            "ix_meeting_engagements_tenant_account_start", "tenant_id", "account_id", "start_at"
+        ),
+    )
+    sa.Table(
+        "account_engagement_daily",
+        md,
+        _tenant_key(),
+        sa.Column("account_id", sa.String(128), primary_key=True),
+        sa.Column("local_day", sa.Date, primary_key=True),
+        sa.Column("local_week", sa.Date, nullable=False),
+        sa.Column("emails_in", sa.Integer, nullable=False),
+        sa.Column("emails_out", sa.Integer, nullable=False),
+        sa.Column("meetings", sa.Integer, nullable=False),
+        sa.Column("meeting_minutes", sa.Integer, nullable=False),
+        sa.Column("distinct_contacts", sa.Integer, nullable=False),
+        sa.Column("distinct_internal_people", sa.Integer, nullable=False),
+        sa.Column("first_touch_at", UTCDateTime, nullable=False),
+        sa.Column("last_touch_at", UTCDateTime, nullable=False),
+        sa.Index("ix_account_engagement_daily_tenant_day", "tenant_id", "local_day"),
+    )
+    sa.Table(
+        "contact_engagement",
+        md,
+        _tenant_key(),
+        sa.Column("contact_id", sa.String(128), primary_key=True),
+        sa.Column("email", sa.Text, nullable=False),
+        sa.Column("as_of", sa.Date, nullable=False),
+        sa.Column("last_inbound_at", UTCDateTime),
+        sa.Column("last_outbound_at", UTCDateTime),
+        sa.Column("last_meeting_at", UTCDateTime),
+        *(
+            sa.Column(f"{kind}_{days}d", sa.Integer, nullable=False)
+            for kind in ("emails", "meetings")
+            for days in (7, 30, 90)
+        ),
+    )
+    sa.Table(
+        "back_synced_days",
+        md,
+        sa.Column("tenant_id", sa.String(63), nullable=False),
+        sa.Column("connection_id", sa.String(32), primary_key=True),
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("recorded_at", UTCDateTime, nullable=False),
+        sa.Index("ix_back_synced_days_tenant", "tenant_id"),
+    )
+    sa.Table(
+        "crm_versions",
+        md,
+        _tenant_key(),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("loaded_at", UTCDateTime, nullable=False),
+    )
+
+
 def schema_metadata() -> sa.MetaData:
     """The current schema, as a fresh MetaData."""
     md = sa.MetaData()
@@ -240,6 +354,7 @@ def schema_metadata() -> sa.MetaData:
     _add_incident_tables(md)
     _add_reconnect_tables(md)
     _add_crm_tables(md)
+    _add_engagement_tables(md)
     _add_change_tracking_tables(md)
     for spec in STREAM_TABLES:
         add_stream_tables(md, spec)

@@ -146,7 +146,7 @@ def add_runner_era_rows(wh: Warehouse, md: sa.MetaData) -> None:
 
 
 def test_revisions_form_one_chain_that_the_runner_versions_map_onto() -> None:
-    assert ALL_REVISIONS == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+    assert ALL_REVISIONS == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
     assert script_directory().get_heads() == [head_revision()]
     assert [LEGACY_REVISIONS[v] for v in sorted(LEGACY_REVISIONS)] == ALL_REVISIONS[:3]
 
@@ -339,7 +339,7 @@ def test_revision_0005_flags_no_existing_email_and_keeps_it(warehouse_url: str) 
                     updated_at=T0,
                 ),
             )
-        assert wh.migrate() == ["0005", "0006", "0007", "0008"]
+        assert wh.migrate() == ["0005", "0006", "0007", "0008", "0009"]
         assert schema_differences(wh) == []
         with wh.engine.connect() as conn:
             (row,) = conn.execute(sa.select(wh.table("emails"))).mappings().all()
@@ -377,7 +377,7 @@ def test_revision_0008_turns_each_contacts_account_into_a_membership(warehouse_u
                          email="cy@c.com"),
                 ],
             )  # fmt: skip
-        assert wh.migrate() == ["0008"]
+        assert wh.migrate() == ["0008", "0009"]
         assert schema_differences(wh) == []
         with wh.engine.connect() as conn:
             kept = conn.execute(
