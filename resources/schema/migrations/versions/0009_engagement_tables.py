@@ -65,6 +65,7 @@ def add_tables(md: sa.MetaData) -> None:
         sa.Index("ix_email_engagements_tenant_day", "tenant_id", "partition_day"),
         sa.Index("ix_email_engagements_tenant_account_sent", "tenant_id", "account_id", "sent_at"),
         sa.Index("ix_email_engagements_tenant_thread", "tenant_id", "thread_id"),
+        sa.Index("ix_email_engagements_tenant_local_day", "tenant_id", "local_day"),
     )
     sa.Table(
         "meeting_engagements",
@@ -90,6 +91,7 @@ def add_tables(md: sa.MetaData) -> None:
         sa.Index(
             "ix_meeting_engagements_tenant_account_start", "tenant_id", "account_id", "start_at"
         ),
+        sa.Index("ix_meeting_engagements_tenant_local_day", "tenant_id", "local_day"),
     )
     sa.Table(
         "account_engagement_daily",
