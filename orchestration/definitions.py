@@ -22,6 +22,7 @@ from resources.dagster_resources import CredentialVaultResource, WarehouseResour
 from resources.providers import PROVIDERS
 from resources.settings import WAREHOUSE_URL_ENV, default_warehouse_url
 from sensors.credential_failure import credential_failure_sensor
+from sensors.crm_change import crm_change_sensor
 from sensors.recovery import reconnect_recovery_sensor
 from sensors.tenant_partitions import tenant_partitions_sensor
 
@@ -49,7 +50,12 @@ defs = dg.Definitions(
     asset_checks=[raw_emails_missed_windows, raw_meetings_missed_windows],
     jobs=[tenant_sync_job, connection_alert_job, connection_probe_job],
     schedules=[hourly_sync_schedule, connection_probe_schedule],
-    sensors=[tenant_partitions_sensor, credential_failure_sensor, reconnect_recovery_sensor],
+    sensors=[
+        tenant_partitions_sensor,
+        credential_failure_sensor,
+        reconnect_recovery_sensor,
+        crm_change_sensor,
+    ],
     # One process per run, not per step: a sync run's steps share the resources and its
     # Dagster overhead stays small. Definitions-wide, so the asset page's backfills use it too.
     executor=dg.in_process_executor,
