@@ -18,6 +18,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from orchestration.demo_engagement import (
+    demo_authorization,
+    engagement_summaries,
+    print_engagement_summaries,
+)
 from orchestration.instance import write_local_instance_config
 from resources.providers import PROVIDERS
 from resources.reconnect_links import generate_link_key
@@ -156,8 +161,9 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
-def _register(workload, cli_main: CommandLine) -> None:
-    """Registers the sandbox's tenants and mailboxes through the `touchpoint` CLI, idempotently."""
+def _register(workload, cli_main: CommandLine, authorized_at: datetime) -> None:
+    """Registers the sandbox's tenants and mailboxes through the `touchpoint` CLI, idempotently,
+    each mailbox authorized at `authorized_at` (a re-run keeps the first run's)."""
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -190,6 +196,8 @@ def _register(workload, cli_main: CommandLine) -> None:
             m.provider,
             "--refresh-token-env",
             "TOUCHPOINT_DEMO_REFRESH_TOKEN",
+            "--authorized-at",
+            authorized_at.isoformat(),
         ]
         for a in m.aliases:
             argv += ["--alias", a]
@@ -270,7 +278,8 @@ def run_demo(
             f"{len(workload.days)} days"
         )
         print(f"==> registering tenants and connections in {env['TOUCHPOINT_WAREHOUSE_URL']}")
-        _register(workload, cli_main)
+        first_day = _recent_days(sandbox_now, days, skip_today=act is not None)[0]
+        _register(workload, cli_main, demo_authorization(first_day))
         _load_crm(workload, cli_main)
         failed = _materialize(workload, days, sandbox_now, skip_today=act is not None)
         if failed or act is None:
@@ -322,6 +331,7 @@ def _materialize(workload, days: int, now: datetime, skip_today: bool = False) -
                 summary.add_sync(asset, dict(mat.metadata))
             print(f"    {tenant} {day}: run {result.run_id[:8]} ok in {seconds:.1f}s")
     _print_summary(list(summaries.values()), _deduplicated_counts(day_keys))
+    _print_engagements(list(summaries))
     print(
         "\nOpen the Dagster UI on the same state (sandbox included):\n"
         "    .venv/bin/touchpoint dev\n"
@@ -354,6 +364,17 @@ def _deduplicated_counts(day_keys: list[str]) -> dict[str, tuple[int, int]]:
                 counts.setdefault(tenant_id, [0, 0])[i] = n
     warehouse.dispose()
     return {k: (v[0], v[1]) for k, v in counts.items()}
+
+
+def _print_engagements(tenant_ids: list[str]) -> None:
+    from resources.settings import default_warehouse_url
+    from resources.warehouse import Warehouse
+
+    warehouse = Warehouse(default_warehouse_url())
+    try:
+        print_engagement_summaries(engagement_summaries(warehouse, tenant_ids))
+    finally:
+        warehouse.dispose()
 
 
 def _print_summary(summaries: list[TenantSummary], deduped: dict[str, tuple[int, int]]) -> None:
