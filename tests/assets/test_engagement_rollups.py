@@ -286,9 +286,7 @@ def test_assets_and_checks_in_a_dagster_run(warehouse_url: str) -> None:
     }
     assert len(evaluations) == 5
     assert all(e.passed for e in evaluations.values())
-    assert evaluations[("email_engagements", "references_crm")].metadata[
-        "rows_checked"
-    ].value == 2
+    assert evaluations[("email_engagements", "references_crm")].metadata["rows_checked"].value == 2
 
     before = datetime.now(UTC)
     tenant_run = dg.materialize(
