@@ -6,6 +6,8 @@ import dagster as dg
 
 from assets.crm import crm_accounts, crm_contacts
 from assets.emails import archive_emails, archive_raw_emails, emails, raw_emails
+from assets.engagement_checks import ENGAGEMENT_CHECKS
+from assets.engagement_rollups import account_engagement_daily, contact_engagement
 from assets.meetings import archive_meetings, archive_raw_meetings, meetings, raw_meetings
 from assets.missed_window_checks import (
     raw_emails_missed_windows,
@@ -23,6 +25,7 @@ from resources.providers import PROVIDERS
 from resources.settings import WAREHOUSE_URL_ENV, default_warehouse_url
 from sensors.credential_failure import credential_failure_sensor
 from sensors.crm_change import crm_change_sensor
+from sensors.engagement_automation import engagement_automation_sensor
 from sensors.recovery import reconnect_recovery_sensor
 from sensors.tenant_partitions import tenant_partitions_sensor
 
@@ -46,8 +49,10 @@ defs = dg.Definitions(
         archive_meetings,
         crm_accounts,
         crm_contacts,
+        account_engagement_daily,
+        contact_engagement,
     ],
-    asset_checks=[raw_emails_missed_windows, raw_meetings_missed_windows],
+    asset_checks=[raw_emails_missed_windows, raw_meetings_missed_windows, *ENGAGEMENT_CHECKS],
     jobs=[tenant_sync_job, connection_alert_job, connection_probe_job],
     schedules=[hourly_sync_schedule, connection_probe_schedule],
     sensors=[
@@ -55,6 +60,7 @@ defs = dg.Definitions(
         credential_failure_sensor,
         reconnect_recovery_sensor,
         crm_change_sensor,
+        engagement_automation_sensor,
     ],
     # One process per run, not per step: a sync run's steps share the resources and its
     # Dagster overhead stays small. Definitions-wide, so the asset page's backfills use it too.

@@ -46,6 +46,11 @@ def test_definitions_have_what_the_product_needs():
         "archive/meetings",
         "crm_accounts",
         "crm_contacts",
+        # the engagement rollups; their detail assets (built elsewhere) by key until defined
+        "email_engagements",
+        "meeting_engagements",
+        "account_engagement_daily",
+        "contact_engagement",
     }
     assert defs.resolve_job_def("tenant_sync_job") is not None
     schedule = defs.resolve_schedule_def("hourly_sync_schedule")
