@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from explain_world import (
     DAY,
     NOW,
@@ -23,6 +22,7 @@ from explain_world import (
     quarantine_email,
     raw_email,
 )
+
 from resources.explain.deciding import normalize_message_id
 from resources.explain.records import CopyState, Explanation, Hint
 from resources.explain.rendering import render_json, render_text
