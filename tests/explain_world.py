@@ -228,7 +228,7 @@ def put_meeting(
             {
                 "tenant_id": TENANT,
                 "connection_id": world.ann.connection_id,
-                "provider_event_id": f"ev-{start.isoformat()}",
+                "provider_event_id": f"ev-{uid}-{start.isoformat()}",
                 "partition_day": start.date(),
                 **times,
                 "all_day": False,

@@ -411,8 +411,14 @@ def _meeting_item(
     now: datetime,
 ) -> Item:
     # The provider says on each calendar copy whether that calendar's owner organised it; one
-    # copy saying so is the organiser's own calendar.
-    by_owner = any(c.get("organized_by_owner") for c in copies)
+    # copy saying so is the organiser's own calendar. Without copies, the organiser's address
+    # is all there is to go on.
+    organizer = (row.get("organizer_email") or "").strip().lower()
+    by_owner = (
+        any(c.get("organized_by_owner") for c in copies)
+        if copies
+        else organizer in ctx.people.owner_addresses
+    )
     meeting = Meeting(row["start_at"], row["status"], by_owner, _attendees(row))
     verdicts = meeting_verdicts(
         meeting, now, ctx.people, ctx.accounts_by_email, _accounts_to_judge(ctx, in_table)
@@ -493,6 +499,17 @@ def decide_meeting(
     for row in raw_rows:
         if row["start_at"] not in held_starts:
             pending.setdefault(row["start_at"], []).append(row)
+    for item in items:
+        if not item.copies:
+            # The calendars dropped it (a deleted event leaves no copy) after meetings was built.
+            notes.append(
+                Note(
+                    Hint.DEDUPLICATED_NOT_REBUILT,
+                    f"meetings still holds the occurrence of {when(item.start_at)} though no "
+                    f"calendar does any more: materialize meetings for tenant {tenant_id}, day "
+                    f"{item.partition_day.isoformat()}",
+                )
+            )
     for start, group in sorted(pending.items()):
         first = min(group, key=lambda r: r["connection_id"])
         item = _meeting_item(ctx, None, first, group, set(), now)
@@ -515,7 +532,7 @@ def decide_meeting(
                     "rule could read it; the quarantine reason is above",
                 )
             )
-        else:
+        elif not meeting_rows:
             notes.extend(_not_found_meeting_notes(ctx, last_synced))
         notes.extend(_quarantine_note(groups))
     for item in items:

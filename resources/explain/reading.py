@@ -20,11 +20,19 @@ Row = dict[str, Any]
 
 
 def rows_where(
-    warehouse: Warehouse, table: str, tenant_id: str, column: str, value: str
+    warehouse: Warehouse,
+    table: str,
+    tenant_id: str,
+    column: str,
+    value: str,
+    days: Iterable[date] | None = None,
 ) -> list[Row]:
-    """Every row of `table` in the tenant whose `column` equals `value`."""
+    """Every row of `table` in the tenant whose `column` equals `value` (on these partition
+    days, when given: the deduplicated tables have no index on the id, but one on the day)."""
     tbl = warehouse.table(table)
     query = sa.select(tbl).where(tbl.c.tenant_id == tenant_id, tbl.c[column] == value)
+    if days is not None:
+        query = query.where(tbl.c.partition_day.in_(sorted(set(days))))
     with warehouse.engine.connect() as db:
         return [dict(r._mapping) for r in db.execute(query)]
 

@@ -17,9 +17,14 @@ def explain_message(warehouse: Warehouse, tenant_id: str, message_id: str) -> Ex
     ctx = load_engagement_context(warehouse, tenant_id)
     mid = normalize_message_id(message_id)
     raw = reading.rows_where(warehouse, "raw_emails", tenant_id, "internet_message_id", mid)
-    emails = reading.rows_where(warehouse, "emails", tenant_id, "internet_message_id", mid)
-    # Where copies exist, only their days' quarantine can hold another copy; else any day can.
+    # The emails row lies on its earliest copy's day; where copies exist, only their days'
+    # quarantine can hold another copy, else any day's can.
     days = {r["partition_day"] for r in raw} or None
+    emails = (
+        reading.rows_where(warehouse, "emails", tenant_id, "internet_message_id", mid, days)
+        if days
+        else []
+    )
     quarantined = reading.quarantined_rows(warehouse, "quarantined_messages", tenant_id, days)
     keys = [r["email_key"] for r in emails] or [mid]
     engaged = reading.engaged_accounts_by_key(
@@ -36,6 +41,8 @@ def explain_meeting(
     ctx = load_engagement_context(warehouse, tenant_id)
     uid = ical_uid.strip()
     raw = reading.rows_where(warehouse, "raw_meetings", tenant_id, "ical_uid", uid)
+    # Not limited to the copies' days: a cancelled event's copies are deleted, and meetings
+    # keeps the occurrence until it is rebuilt, which the explanation must show.
     meetings = reading.rows_where(warehouse, "meetings", tenant_id, "ical_uid", uid)
     days = {r["partition_day"] for r in raw} or None
     quarantined = reading.quarantined_rows(warehouse, "quarantined_events", tenant_id, days)

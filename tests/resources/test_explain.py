@@ -255,3 +255,15 @@ def test_nothing_is_explained_across_tenants(registry: Registry) -> None:
     SCENARIOS["logged_email"](world)
     registry.tenants.add_tenant("globex", "Globex")
     assert not explain_message(registry.warehouse, "globex", mid("logged")).found
+
+
+def test_an_occurrence_no_calendar_holds_any_more_names_the_rebuild(registry: Registry) -> None:
+    world = build_world(registry)
+    SCENARIOS["logged_meeting"](world)
+    raw = world.warehouse.table("raw_meetings")
+    with world.warehouse.write() as db:
+        db.execute(raw.delete())
+    explanation = explain_meeting(world.warehouse, TENANT, "uid-held", now=NOW)
+    assert verdicts(explanation)["globex"] is None
+    assert [n.hint for n in explanation.notes] == [Hint.DEDUPLICATED_NOT_REBUILT]
+    assert "materialize meetings for tenant acme, day 2026-11-30" in explanation.notes[0].text
