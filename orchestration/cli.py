@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from orchestration.backfill_cli import BackfillError, add_backfill_command, launch_from_args
 from orchestration.crm_cli import CrmFileError, add_crm_command
+from orchestration.explain_cli import add_explain_command
 from resources import reconnect_links, settings
 from resources.connectors import verify_token_owner
 from resources.providers import PROVIDERS
@@ -109,6 +110,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     _add_tenant_commands(commands)
     _add_connection_commands(commands)
     add_crm_command(commands, open_warehouse)
+    add_explain_command(commands, open_warehouse)
     _add_demo_commands(commands)
 
     serve = commands.add_parser(
