@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets.crm import crm_accounts, crm_contacts
 from assets.emails import archive_emails, archive_raw_emails, emails, raw_emails
+from assets.engagements import engagements
 from assets.meetings import archive_meetings, archive_raw_meetings, meetings, raw_meetings
 from assets.missed_window_checks import (
     raw_emails_missed_windows,
@@ -45,6 +46,7 @@ defs = dg.Definitions(
         archive_meetings,
         crm_accounts,
         crm_contacts,
+        engagements,
     ],
     asset_checks=[raw_emails_missed_windows, raw_meetings_missed_windows],
     jobs=[tenant_sync_job, connection_alert_job, connection_probe_job],

@@ -46,6 +46,8 @@ def test_definitions_have_what_the_product_needs():
         "archive/meetings",
         "crm_accounts",
         "crm_contacts",
+        "email_engagements",
+        "meeting_engagements",
     }
     assert defs.resolve_job_def("tenant_sync_job") is not None
     schedule = defs.resolve_schedule_def("hourly_sync_schedule")
@@ -54,12 +56,14 @@ def test_definitions_have_what_the_product_needs():
     assert defs.resolve_sensor_def("tenant_partitions_sensor") is not None
     assert set(defs.resources) >= {"warehouse", "vault", "google", "microsoft"}
     job = defs.resolve_job_def("tenant_sync_job")
-    # the four assets, and the missed-window checks that run beside the raw ones
+    # the four assets, the one step of both engagement tables, and the missed-window checks
+    # that run beside the raw ones
     assert {n.name for n in job.nodes} == {
         "raw_emails",
         "emails",
         "raw_meetings",
         "meetings",
+        "engagements",
         "raw_emails_no_open_missed_windows",
         "raw_meetings_no_open_missed_windows",
     }
