@@ -1,16 +1,21 @@
 """rebuild_engagements (assets/engagement_tables.py) against the warehouse on SQLite and
 PostgreSQL: it replaces exactly one tenant-day of both tables, is repeatable, and follows the
-CRM when contacts leave or join."""
+CRM when contacts leave or join; and the Dagster step (assets/engagements.py) over a range."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 
 from assets.engagement_tables import rebuild_engagements
+from assets.engagements import engagements
+from assets.partitions import tenant_day_key, tenant_partitions
+from orchestration.schedules import RANGE_END_TAG, RANGE_START_TAG
+from resources.dagster_resources import WarehouseResource
 from resources.registry import Registry, UnknownTenantError
 from resources.registry.crm import CrmAccount, CrmContact, CrmSnapshot
 from resources.registry.engagement_context import load_engagement_context
@@ -325,3 +330,62 @@ def test_an_unknown_tenant_writes_nothing(warehouse: Warehouse, synced) -> None:
             db.scalar(sa.select(sa.func.count()).select_from(warehouse.table("email_engagements")))
             == 0
         )
+
+
+# ---- the Dagster step ------------------------------------------------------------------------
+
+
+def run_engagements(warehouse_url: str, tenants: list[str], days: list[date]):
+    """One run of the engagements step over tenants x days (a ranged run, as a backfill's)."""
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(tenant_partitions.name, tenants)
+        return dg.materialize(
+            [engagements],
+            resources={"warehouse": WarehouseResource(url=warehouse_url)},
+            instance=instance,
+            tags={
+                RANGE_START_TAG: str(tenant_day_key(tenants[0], days[0].isoformat())),
+                RANGE_END_TAG: str(tenant_day_key(tenants[-1], days[-1].isoformat())),
+            },
+            raise_on_error=False,
+        )
+
+
+def test_one_run_rebuilds_every_tenant_day_of_its_range(
+    warehouse: Warehouse, warehouse_url: str, synced
+) -> None:
+    result = run_engagements(warehouse_url, ["acme", "beta"], [DAY1, DAY2])
+    assert result.success
+    written = snapshot(warehouse)
+    rebuild_all(warehouse)
+    assert snapshot(warehouse) == written
+    mats = {
+        (m.asset_key.to_user_string(), m.partition): m.metadata
+        for m in result.asset_materializations_for_node("engagements")
+    }
+    assert {p for _, p in mats} == {
+        str(tenant_day_key(t, d.isoformat())) for t in ("acme", "beta") for d in (DAY1, DAY2)
+    }
+    mail = next(m for (a, _), m in mats.items() if a == "email_engagements")
+    assert (mail["dagster/row_count"].value, mail["messages_read"].value) == (20, 21)
+    assert (mail["tenant_days"].value, mail["engaged_accounts"].value) == (4, 4)
+    assert {k: v.value for k, v in mail.items() if k.startswith("excluded_")} == {
+        "excluded_before_authorization": 1,
+        "excluded_internal_only": 4,
+        "excluded_blocked_only": 0,
+        "excluded_no_contact_of_account": 4,
+        "excluded_contact_on_blocked_domain": 0,
+    }
+    meet = next(m for (a, _), m in mats.items() if a == "meeting_engagements")
+    assert (meet["dagster/row_count"].value, meet["meetings_read"].value) == (4, 8)
+    assert meet["excluded_no_contact_accepted"].value == 4
+
+
+def test_an_unknown_tenant_fails_the_step_after_the_others_are_rebuilt(
+    warehouse: Warehouse, warehouse_url: str, synced
+) -> None:
+    result = run_engagements(warehouse_url, ["acme", "ghost"], [DAY1, DAY1])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "ghost" in failure.step_failure_data.error.message
+    assert {r["tenant_id"] for r in rows(warehouse, "email_engagements")} == {"acme"}
