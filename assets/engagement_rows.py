@@ -69,13 +69,21 @@ def _why_not(verdicts: Sequence[Verdict], rule_for_no_account: Exclusion | None)
     """The one reason an item that engaged no account is counted under."""
     reasons = {v.exclusion for v in verdicts if v.exclusion is not None}
     if not reasons:
-        # No account in the CRM at all: the item-wide rule, if one said no, else no contact.
+        # No account had a contact there (or the CRM is empty): the item-wide rule, if one
+        # said no, else no contact.
         return rule_for_no_account or Exclusion.NO_CONTACT
     for closest in CLOSEST_MISSES:
         if closest in reasons:
             return closest
     order = list(Exclusion)
     return min(reasons, key=order.index)
+
+
+def candidate_accounts(addresses: Iterable[str], ctx: EngagementContext) -> set[str]:
+    """The accounts with a contact among `addresses`: the only ones the rules could engage.
+    Asking them about every other account of a large CRM, for every message, would only hear
+    `no_contact_of_account` again and again."""
+    return set().union(*(ctx.accounts_by_email.get(a, frozenset()) for a in addresses))
 
 
 def _contact_ids(addresses: Iterable[str], ctx: EngagementContext) -> list[str]:
@@ -112,8 +120,13 @@ def build_email_engagements(emails: Iterable[Row], ctx: EngagementContext) -> Bu
         read += 1
         message = as_message(email)
         authorization = ctx.authorized(email.get("seen_in_connections") or ())
+        participants = email_participants(message)
         verdicts = email_verdicts(
-            message, ctx.people, authorization, ctx.accounts_by_email, ctx.account_ids
+            message,
+            ctx.people,
+            authorization,
+            ctx.accounts_by_email,
+            candidate_accounts(participants, ctx),
         )
         engaged = [v for v in verdicts if v.engaged]
         if not engaged:
@@ -122,7 +135,7 @@ def build_email_engagements(emails: Iterable[Row], ctx: EngagementContext) -> Bu
             continue
         sent_at = email.get("sent_at") or email["received_at"]
         local_day, local_week = local_calendar(sent_at, zone)
-        internal = sorted(p for p in email_participants(message) if is_internal(p, ctx.people))
+        internal = sorted(p for p in participants if is_internal(p, ctx.people))
         common = {
             "tenant_id": email["tenant_id"],
             "email_key": email["email_key"],
@@ -222,8 +235,9 @@ def build_meeting_engagements(
     for row in meetings:
         read += 1
         meeting = as_meeting(row, ctx)
+        invited = normalised(a.email for a in meeting.attendees)
         verdicts = meeting_verdicts(
-            meeting, now, ctx.people, ctx.accounts_by_email, ctx.account_ids
+            meeting, now, ctx.people, ctx.accounts_by_email, candidate_accounts(invited, ctx)
         )
         engaged = [v for v in verdicts if v.engaged]
         if not engaged:
