@@ -191,11 +191,12 @@ def run_partition_sync(
             + ", ".join(out_of_time)
         )
     if failures:
-        raise _step_failure(failures)
+        raise step_failure(failures)
     return dg.MaterializeResult(metadata=sync_metadata(results))
 
 
-def _step_failure(failures: dict[str, BaseException]) -> BaseException:
+def step_failure(failures: dict[str, BaseException]) -> BaseException:
+    """The error a step raises once every tenant of its run had its turn (tenant -> error)."""
     if all(isinstance(e, UnknownTenantError) for e in failures.values()):
         # Retrying cannot make a tenant exist: fail once, clearly.
         text = "; ".join(str(e) for e in failures.values())

@@ -8,6 +8,7 @@ from assets.crm import crm_accounts, crm_contacts
 from assets.emails import archive_emails, archive_raw_emails, emails, raw_emails
 from assets.engagement_checks import ENGAGEMENT_CHECKS
 from assets.engagement_rollups import account_engagement_daily, contact_engagement
+from assets.engagements import engagements
 from assets.meetings import archive_meetings, archive_raw_meetings, meetings, raw_meetings
 from assets.missed_window_checks import (
     raw_emails_missed_windows,
@@ -51,6 +52,7 @@ defs = dg.Definitions(
         crm_contacts,
         account_engagement_daily,
         contact_engagement,
+        engagements,
     ],
     asset_checks=[raw_emails_missed_windows, raw_meetings_missed_windows, *ENGAGEMENT_CHECKS],
     jobs=[tenant_sync_job, connection_alert_job, connection_probe_job],

@@ -116,6 +116,17 @@ def _isolated_touchpoint_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.delenv(settings.SECRET_KEY_ENV, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_dagster_state_storage() -> Iterator[None]:
+    """A Dagster instance entered twice (instance_for_test, then a context built on it) leaves
+    its state storage as the current one after it is gone; the next test that loads
+    Definitions then fails on the dead instance. Each test starts without one."""
+    yield
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
+
+
 @pytest.fixture
 def secret_key(monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh key, also set as TOUCHPOINT_SECRET_KEY for code that reads the environment."""

@@ -46,7 +46,6 @@ def test_definitions_have_what_the_product_needs():
         "archive/meetings",
         "crm_accounts",
         "crm_contacts",
-        # the engagement rollups; their detail assets (built elsewhere) by key until defined
         "email_engagements",
         "meeting_engagements",
         "account_engagement_daily",
@@ -59,14 +58,22 @@ def test_definitions_have_what_the_product_needs():
     assert defs.resolve_sensor_def("tenant_partitions_sensor") is not None
     assert set(defs.resources) >= {"warehouse", "vault", "google", "microsoft"}
     job = defs.resolve_job_def("tenant_sync_job")
-    # the four assets, and the missed-window checks that run beside the raw ones
+    # the four assets, the one step of both engagement tables, the daily rollup, and the
+    # checks that run beside them (contact_engagement is tenant-partitioned: not in this job)
     assert {n.name for n in job.nodes} == {
         "raw_emails",
         "emails",
         "raw_meetings",
         "meetings",
+        "engagements",
+        "account_engagement_daily",
         "raw_emails_no_open_missed_windows",
         "raw_meetings_no_open_missed_windows",
+        "email_engagements_references_crm",
+        "email_engagements_has_external_contact",
+        "meeting_engagements_references_crm",
+        "meeting_engagements_has_external_contact",
+        "account_engagement_daily_matches_detail_rows",
     }
 
 
