@@ -17,6 +17,11 @@ import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 
 from assets.emails import archive_emails, archive_raw_emails, emails, raw_emails
+from assets.engagement_targets import (
+    DAILY_ENGAGEMENT_KEYS,
+    TENANT_ENGAGEMENT_KEYS,
+    engagement_subset,
+)
 from assets.meetings import archive_meetings, archive_raw_meetings, meetings, raw_meetings
 from assets.partitions import (
     MONTH_DIMENSION,
@@ -30,7 +35,14 @@ from assets.partitions import (
 DAILY_ASSETS = (raw_emails, emails, raw_meetings, meetings)
 ARCHIVE_ASSETS = (archive_raw_emails, archive_emails, archive_raw_meetings, archive_meetings)
 RECOVERY_ASSETS = (*DAILY_ASSETS, *ARCHIVE_ASSETS)
-"""Every asset a back-sync may target: both streams, raw and deduplicated, daily and archive."""
+"""Every synced asset a back-sync may target: both streams, raw and deduplicated, daily and
+archive (plus the engagement assets of the window's days, RECOVERY_KEYS)."""
+RECOVERY_KEYS = (
+    *(a.key for a in RECOVERY_ASSETS),
+    *DAILY_ENGAGEMENT_KEYS,
+    *TENANT_ENGAGEMENT_KEYS,
+)
+"""Every asset key a back-sync may target."""
 
 MAX_DAYS_ENV = "TOUCHPOINT_RECOVERY_MAX_DAYS"
 DEFAULT_MAX_DAYS = 30
@@ -86,7 +98,9 @@ def recovery_subset(
     targets: Iterable[TenantDays], window_start: date = WINDOW_START
 ) -> AssetGraphSubset:
     """The asset partitions a back-sync of `targets` covers, as Dagster's backfills take them
-    (`dg.RunRequest.for_asset_graph_subset`, `PartitionBackfill.from_asset_graph_subset`)."""
+    (`dg.RunRequest.for_asset_graph_subset`, `PartitionBackfill.from_asset_graph_subset`): both
+    streams, and the engagement partitions of the days in the window."""
+    targets = list(targets)
     daily: list[str] = []
     monthly: list[str] = []
     for target in targets:
@@ -100,6 +114,12 @@ def recovery_subset(
         if keys:
             subset = partitions_def.empty_subset().with_partition_keys(keys)
             subsets.update({a.key: subset for a in assets})
-    return AssetGraphSubset(
+    subset = AssetGraphSubset(
         partitions_subsets_by_asset_key=subsets, non_partitioned_asset_keys=set()
     )
+    for target in targets:
+        days = [d for d in target.days if d >= window_start]
+        if days:
+            # Recovered mail is logged in the same backfill: its days' engagements follow it.
+            subset |= engagement_subset(target.tenant_id, days)
+    return subset

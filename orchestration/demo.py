@@ -330,13 +330,15 @@ def _materialize(workload, days: int, now: datetime, skip_today: bool = False) -
                 (mat,) = result.asset_materializations_for_node(asset)
                 summary.add_sync(asset, dict(mat.metadata))
             print(f"    {tenant} {day}: run {result.run_id[:8]} ok in {seconds:.1f}s")
+    failed += _materialize_contact_engagement(defs, instance, list(summaries))
     _print_summary(list(summaries.values()), _deduplicated_counts(day_keys))
     _print_engagements(list(summaries))
     print(
         "\nOpen the Dagster UI on the same state (sandbox included):\n"
         "    .venv/bin/touchpoint dev\n"
-        "then http://127.0.0.1:3000 -> Assets: raw_emails, emails, raw_meetings and meetings on "
-        "their tenant x day partitions,\nand these runs; 'Materialize' on an asset launches a "
+        "then http://127.0.0.1:3000 -> Assets: raw_emails, emails, raw_meetings, meetings and "
+        "the engagement tables on\ntheir tenant x day partitions, and these runs; 'Materialize' "
+        "on an asset launches a "
         "backfill for any tenants and date range."
     )
     return 1 if failed else 0
@@ -364,6 +366,30 @@ def _deduplicated_counts(day_keys: list[str]) -> dict[str, tuple[int, int]]:
                 counts.setdefault(tenant_id, [0, 0])[i] = n
     warehouse.dispose()
     return {k: (v[0], v[1]) for k, v in counts.items()}
+
+
+def _materialize_contact_engagement(defs: Any, instance: Any, tenant_ids: list[str]) -> int:
+    """Each tenant's per-contact rollup, once its days are in. Under the daemon
+    `engagement_automation_sensor` does this; the demo has no daemon running, so it asks."""
+    import dagster as dg
+
+    job = defs.resolve_implicit_job_def_def_for_assets([dg.AssetKey("contact_engagement")])
+    failed = 0
+    for tenant in tenant_ids:
+        result = job.execute_in_process(
+            partition_key=tenant,
+            instance=instance,
+            asset_selection=[dg.AssetKey("contact_engagement")],
+            tags={"touchpoint/trigger": "demo"},
+            run_config=QUIET_LOGS,
+            raise_on_error=False,
+        )
+        if not result.success:
+            failed += 1
+            print(
+                f"    {tenant} contact_engagement: run {result.run_id} FAILED (see the Dagster UI)"
+            )
+    return failed
 
 
 def _print_engagements(tenant_ids: list[str]) -> None:

@@ -17,7 +17,13 @@ import json
 
 import dagster as dg
 
-from assets.engagement_targets import engagement_days, engagement_subset
+from assets.engagement_targets import (
+    CRM_KEYS,
+    DAILY_ENGAGEMENT_KEYS,
+    TENANT_ENGAGEMENT_KEYS,
+    engagement_days,
+    engagement_subset,
+)
 from resources.dagster_resources import WarehouseResource
 from resources.registry import TenantStore
 
@@ -58,6 +64,9 @@ def changed_tenants(
 
 
 @dg.sensor(
+    asset_selection=dg.AssetSelection.assets(
+        *CRM_KEYS, *DAILY_ENGAGEMENT_KEYS, *TENANT_ENGAGEMENT_KEYS
+    ),
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(

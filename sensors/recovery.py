@@ -34,7 +34,7 @@ from assets.meetings import raw_meetings
 from assets.partitions import WINDOW_START, days_of, tenant_day_key, tenant_partitions
 from assets.recovery_targets import (
     MAX_DAYS_ENV,
-    RECOVERY_ASSETS,
+    RECOVERY_KEYS,
     TenantDays,
     recovery_max_days,
     recovery_subset,
@@ -243,7 +243,7 @@ class RecoveryCursor:
 
 
 @dg.sensor(
-    asset_selection=dg.AssetSelection.assets(*RECOVERY_ASSETS),
+    asset_selection=dg.AssetSelection.assets(*RECOVERY_KEYS),
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(

@@ -28,6 +28,11 @@ ROW = re.compile(
     r"(?P<units>\d+|-)\s+(?P<seconds>[\d.]+)$",
     re.MULTILINE,
 )
+ENGAGED = re.compile(
+    r"^(?P<tenant>[a-z0-9-]+)\s+(?P<accounts>\d+)\s+(?P<emails>\d+)\s+(?P<meetings>\d+)  "
+    r"(?P<top>.+) \((?P<touches>\d+) touches\)$",
+    re.MULTILINE,
+)
 TOTAL = re.compile(
     r"^(?P<tenant>[a-z0-9-]+)\s+all\s+[\d.]+\s+-> (?P<emails>\d+) emails, (?P<meetings>\d+) "
     r"meetings \(deduplicated\)$",
@@ -86,6 +91,40 @@ def test_demo_syncs_both_providers_and_a_second_run_fetches_nothing_new(tmp_path
             ).scalar_one()
             new = sum(int(r["new"]) for r in rows if r["tenant"] == tenant)
             assert copies == new
+        # The engagement summary says what the engagement tables hold.
+        engaged = {m["tenant"]: m.groupdict() for m in ENGAGED.finditer(first)}
+        assert set(engaged) == tenants
+        for tenant, e in engaged.items():
+            counts = [
+                conn.execute(
+                    sa.text(f"SELECT count(*) FROM {table} WHERE tenant_id = :t"), {"t": tenant}
+                ).scalar_one()
+                for table in ("email_engagements", "meeting_engagements")
+            ]
+            assert [int(e["emails"]), int(e["meetings"])] == counts and counts[0] > 0, e
+            accounts = conn.execute(
+                sa.text(
+                    "SELECT count(DISTINCT account_id) FROM email_engagements WHERE tenant_id = :t"
+                ),
+                {"t": tenant},
+            ).scalar_one()
+            assert int(e["accounts"]) >= accounts > 0
+            # The morning before the mailboxes' authorization is synced but never engaged.
+            before = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM email_engagements e JOIN emails m "
+                    "ON m.tenant_id = e.tenant_id AND m.email_key = e.email_key "
+                    "WHERE e.tenant_id = :t AND m.received_at < (SELECT min(authorized_at) "
+                    "FROM connections WHERE tenant_id = :t)"
+                ),
+                {"t": tenant},
+            ).scalar_one()
+            assert before == 0
+            contacts = conn.execute(
+                sa.text("SELECT count(*) FROM contact_engagement WHERE tenant_id = :t"),
+                {"t": tenant},
+            ).scalar_one()
+            assert contacts > 0
     engine.dispose()
 
     second = _demo(tmp_path)  # same seed and anchor: the same mail, all of it already held

@@ -76,7 +76,17 @@ def test_it_launches_one_backfill_and_prints_its_id_and_url(
     # Both days in the window: daily partitions of both streams (archive months are
     # tests/assets/test_recovery_targets.py's).
     days = {f"{d.isoformat()}|acme" for d in (WINDOW_START, next_day)}
-    assert keys == {"raw_emails": days, "emails": days, "raw_meetings": days, "meetings": days}
+    assert keys == {
+        "raw_emails": days,
+        "emails": days,
+        "raw_meetings": days,
+        "meetings": days,
+        # the recovered days' engagements follow in the same backfill
+        "email_engagements": days,
+        "meeting_engagements": days,
+        "account_engagement_daily": days,
+        "contact_engagement": {"acme"},
+    }
 
 
 def test_the_url_base_comes_from_the_environment(warehouse_url, acme, capsys, monkeypatch) -> None:
