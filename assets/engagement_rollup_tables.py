@@ -46,64 +46,42 @@ def tenant_zone(warehouse: Warehouse, tenant_id: str) -> ZoneInfo:
     return ZoneInfo(TenantStore(warehouse).get_tenant(tenant_id).time_zone)
 
 
+def _rows_on(
+    warehouse: Warehouse,
+    conn: sa.Connection,
+    table: str,
+    columns: Sequence[str],
+    tenant_id: str,
+    local_days: Sequence[date] | None,
+) -> list[sa.Row]:
+    """`columns` of the tenant's rows of `table` on `local_days` (every day for None)."""
+    t = warehouse.table(table)
+    query = sa.select(*(t.c[c] for c in columns)).where(t.c.tenant_id == tenant_id)
+    if local_days is not None:
+        query = query.where(t.c.local_day.in_(list(local_days)))
+    return list(conn.execute(query))
+
+
+EMAIL_TOUCH_COLUMNS = ("email_key", "account_id", "local_day", "sent_at", "direction")
+MEETING_TOUCH_COLUMNS = ("meeting_key", "account_id", "local_day", "start_at", "duration_minutes")
+
+
 def email_touches(
     warehouse: Warehouse, conn: sa.Connection, tenant_id: str, local_days: Sequence[date] | None
 ) -> list[EmailTouch]:
     """The tenant's email_engagements rows on `local_days` (every day for None)."""
-    t = warehouse.table("email_engagements")
-    query = sa.select(
-        t.c.email_key,
-        t.c.account_id,
-        t.c.local_day,
-        t.c.sent_at,
-        t.c.direction,
-        t.c.contact_ids,
-        t.c.internal_participants,
-    ).where(t.c.tenant_id == tenant_id)
-    if local_days is not None:
-        query = query.where(t.c.local_day.in_(list(local_days)))
-    return [
-        EmailTouch(
-            r.email_key,
-            r.account_id,
-            r.local_day,
-            r.sent_at,
-            r.direction,
-            tuple(r.contact_ids),
-            tuple(r.internal_participants),
-        )
-        for r in conn.execute(query)
-    ]
+    columns = (*EMAIL_TOUCH_COLUMNS, "contact_ids", "internal_participants")
+    rows = _rows_on(warehouse, conn, "email_engagements", columns, tenant_id, local_days)
+    return [EmailTouch(*r[:5], tuple(r[5]), tuple(r[6])) for r in rows]
 
 
 def meeting_touches(
     warehouse: Warehouse, conn: sa.Connection, tenant_id: str, local_days: Sequence[date] | None
 ) -> list[MeetingTouch]:
     """The tenant's meeting_engagements rows on `local_days` (every day for None)."""
-    t = warehouse.table("meeting_engagements")
-    query = sa.select(
-        t.c.meeting_key,
-        t.c.account_id,
-        t.c.local_day,
-        t.c.start_at,
-        t.c.duration_minutes,
-        t.c.accepted_contact_ids,
-        t.c.internal_attendees,
-    ).where(t.c.tenant_id == tenant_id)
-    if local_days is not None:
-        query = query.where(t.c.local_day.in_(list(local_days)))
-    return [
-        MeetingTouch(
-            r.meeting_key,
-            r.account_id,
-            r.local_day,
-            r.start_at,
-            r.duration_minutes,
-            tuple(r.accepted_contact_ids),
-            tuple(r.internal_attendees),
-        )
-        for r in conn.execute(query)
-    ]
+    columns = (*MEETING_TOUCH_COLUMNS, "accepted_contact_ids", "internal_attendees")
+    rows = _rows_on(warehouse, conn, "meeting_engagements", columns, tenant_id, local_days)
+    return [MeetingTouch(*r[:5], tuple(r[5]), tuple(r[6])) for r in rows]
 
 
 def expected_account_daily(

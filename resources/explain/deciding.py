@@ -24,6 +24,7 @@ from resources.explain.records import (
     QuarantineGroup,
 )
 from resources.registry.engagement_context import EngagementContext
+from resources.registry.records import Connection
 from vocabulary.engagement import (
     Meeting,
     MeetingAttendee,
@@ -269,15 +270,7 @@ def _not_found_email_notes(ctx: EngagementContext, last_synced: Mapping[str, dat
             "synced only when an operator back-syncs its day",
         )
     )
-    for c in connections:
-        if c.status is not ConnectionStatus.ACTIVE:
-            notes.append(
-                Note(
-                    Hint.CONNECTION_NOT_ACTIVE,
-                    f"{c.owner_email}'s connection is {c.status.value} since "
-                    f"{when(c.status_changed_at)}: its mail is not being synced",
-                )
-            )
+    notes += inactive_connection_notes(connections, "mail")
     return notes
 
 
@@ -456,15 +449,7 @@ def _not_found_meeting_notes(ctx: EngagementContext, last_synced: Mapping[str, d
             f"its UTC day may not be synced yet (latest day synced: {synced})",
         ),
     ]
-    for c in connections:
-        if c.status is not ConnectionStatus.ACTIVE:
-            notes.append(
-                Note(
-                    Hint.CONNECTION_NOT_ACTIVE,
-                    f"{c.owner_email}'s connection is {c.status.value} since "
-                    f"{when(c.status_changed_at)}: its calendar is not being synced",
-                )
-            )
+    notes += inactive_connection_notes(connections, "calendar")
     return notes
 
 
@@ -543,3 +528,17 @@ def decide_meeting(
     return Explanation(
         Kind.MEETING, tenant_id, ical_uid, tuple(copies), tuple(items), tuple(notes), groups
     )
+
+
+def inactive_connection_notes(connections: Iterable[Connection], what: str) -> list[Note]:
+    """One note per connection that is not active: its `what` (mail, calendar) is not being
+    synced, which may be why an item is missing."""
+    return [
+        Note(
+            Hint.CONNECTION_NOT_ACTIVE,
+            f"{c.owner_email}'s connection is {c.status.value} since "
+            f"{when(c.status_changed_at)}: its {what} is not being synced",
+        )
+        for c in connections
+        if c.status is not ConnectionStatus.ACTIVE
+    ]
