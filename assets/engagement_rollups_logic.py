@@ -139,7 +139,10 @@ def contact_engagement_rows(
     """One `contact_engagement` row per CRM contact ((contact_id, email) pairs), touched or
     not, sorted by contact id.
 
-    A window of N days holds the local days in (as_of - N, as_of]. Counts are of distinct
+    Only touches on a local day up to as_of count, for the last touches as for the windows
+    (the doc's definition): a table built as of a day never shows a later touch, such as a
+    message whose sender's clock dated it tomorrow. A window of N days holds the local days in
+    (as_of - N, as_of]. Counts are of distinct
     messages and meetings: a message engaging two accounts the contact belongs to has two
     detail rows but is one email to that contact. Only accepted meetings count, as for the
     engagement itself. Touches of unknown contacts (a CRM changed since) are ignored here;
@@ -149,12 +152,12 @@ def contact_engagement_rows(
     emails_on: dict[str, dict[str, date]] = {c: {} for c in known}
     meetings_on: dict[str, dict[str, date]] = {c: {} for c in known}
     last: dict[tuple[str, str], datetime] = {}
-    for email in emails:
+    for email in (e for e in emails if e.local_day <= as_of):
         for contact_id in set(email.contact_ids) & known:
             emails_on[contact_id][email.email_key] = email.local_day
             kind = "outbound" if email.direction == "outbound" else "inbound"
             last[(contact_id, kind)] = _latest(last.get((contact_id, kind)), email.sent_at)
-    for meeting in meetings:
+    for meeting in (m for m in meetings if m.local_day <= as_of):
         for contact_id in set(meeting.accepted_contact_ids) & known:
             meetings_on[contact_id][meeting.meeting_key] = meeting.local_day
             last[(contact_id, "meeting")] = _latest(

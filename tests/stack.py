@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from assets.emails import raw_emails
 from assets.partitions import tenant_day_key, tenant_partitions
 from orchestration.demo import provider_environment
 from orchestration.instance import SHIPPED_INSTANCE_CONFIG
+from orchestration.schedules import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.web import build_app, serving
 from paths import ROOT
 from resources.dagster_resources import CredentialVaultResource, WarehouseResource
@@ -25,9 +26,12 @@ from resources.microsoft.resource import MicrosoftGraphResource
 from resources.reconnect import ReconnectConfig, ReconnectService
 from resources.reconnect_links import generate_link_key
 from resources.registry import Connection, Registry
+from resources.registry.crm import check_crm
+from resources.registry.crm_csv import ACCOUNT_COLUMNS, CONTACT_COLUMNS, read_crm_csv
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
 from sandbox.server import SandboxServer
+from sandbox.workload.crm import export_workload_crm
 from sandbox.workload.generate import generate_workload
 from sandbox.workload.model import (
     GOOGLE_CLIENT_ID,
@@ -73,6 +77,35 @@ class Stack:
             tags=tags,
             raise_on_error=False,
         )
+
+    def materialize_days(
+        self, assets: list, first: date, last: date, tags: dict[str, str]
+    ) -> dg.ExecuteInProcessResult:
+        """One run of `assets` over every tenant and the days first..last, ranged as a backfill
+        or the hourly job launches it; fails the test unless it succeeds."""
+        slugs = [t.slug for t in self.workload.tenants]
+        result = dg.materialize(
+            assets,
+            resources=self.resources,
+            instance=self.instance,
+            tags={
+                RANGE_START_TAG: str(tenant_day_key(slugs[0], first.isoformat())),
+                RANGE_END_TAG: str(tenant_day_key(slugs[-1], last.isoformat())),
+                **tags,
+            },
+        )
+        assert result.success
+        return result
+
+    def load_crm(self, folder: Path) -> None:
+        """The workload's CRM export (written under `folder`), loaded as `touchpoint crm load`
+        loads it: the same files, checks and replacement."""
+        for tenant, (accounts, contacts) in export_workload_crm(self.workload, folder).items():
+            checked = check_crm(
+                read_crm_csv(accounts, ACCOUNT_COLUMNS), read_crm_csv(contacts, CONTACT_COLUMNS)
+            )
+            assert checked.refused == ()
+            self.registry.tenants.replace_crm(tenant, checked.crm)
 
     def truth_ids(self, tenant_id: str, day: str) -> set[tuple[str, str]]:
         """(mailbox, message id) of everything the sandbox says belongs in the tenant-day."""

@@ -147,6 +147,27 @@ def test_contact_windows_hold_the_days_after_as_of_minus_n_up_to_as_of() -> None
     assert bob["last_inbound_at"] is None and bob["last_meeting_at"] == utc("2026-06-30T17:00")
 
 
+def test_touches_after_as_of_are_not_the_last_touches() -> None:
+    """The table answers "up to as_of": a touch on a later local day (a message its sender's
+    clock dated tomorrow; the table built as of an earlier day) shows nowhere in the row."""
+    as_of = date(2026, 6, 30)
+    rows = contact_engagement_rows(
+        "t",
+        [("c-1", "ann@x")],
+        [
+            email("e1", "acc-1", as_of, utc("2026-06-30T10:00")),
+            email("e2", "acc-1", date(2026, 7, 1), utc("2026-07-01T10:00")),
+            email("e3", "acc-1", date(2026, 7, 1), utc("2026-07-01T11:00"), "outbound"),
+        ],
+        [meeting("m1", "acc-1", date(2026, 7, 1), utc("2026-07-01T16:00"))],
+        as_of,
+    )
+    (ann,) = rows
+    assert ann["last_inbound_at"] == utc("2026-06-30T10:00")
+    assert ann["last_outbound_at"] is None and ann["last_meeting_at"] is None
+    assert (ann["emails_7d"], ann["meetings_90d"]) == (1, 0)
+
+
 def test_outbound_and_unknown_contacts() -> None:
     rows = contact_engagement_rows(
         "t",

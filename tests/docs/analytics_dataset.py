@@ -8,7 +8,8 @@ accounts never touched and touched only long ago, a thread with two inbound mess
 one reply, a contact emailed but never met, a message and a meeting engaging two accounts,
 meetings over several weeks, and mail on a UTC day whose local day is the day before.
 
-`build_dataset()` gives the rows; `AnalyticsDataset.insert` writes them to a migrated warehouse.
+`build_dataset()` gives the rows (an `EngagementData` for analytics_answers.py);
+`AnalyticsDataset.insert` writes them to a migrated warehouse.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from docs.analytics_answers import Params, doc_params
 
 from resources.warehouse import Warehouse
 
@@ -81,18 +83,16 @@ class AnalyticsDataset:
     zones: dict[str, str]
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
-    def params(self, tenant_id: str, as_of: date | None = None) -> dict[str, str]:
-        """The doc's parameters for one tenant, as ISO date strings."""
-        day = as_of or self.as_of
-        return {
-            "tenant": tenant_id,
-            "as_of": day.isoformat(),
-            "start_30d": (day - timedelta(days=29)).isoformat(),
-            "start_90d": (day - timedelta(days=89)).isoformat(),
-        }
+    def params(self, tenant_id: str, as_of: date | None = None) -> Params:
+        """The doc's parameters for one tenant, as of the dataset's day unless told."""
+        return doc_params(tenant_id, as_of or self.as_of)
 
     def of(self, table: str, tenant_id: str) -> list[dict[str, Any]]:
         return [r for r in self.rows[table] if r["tenant_id"] == tenant_id]
+
+    def contacts_as_of(self, tenant_id: str) -> date:
+        """contact_engagement is built as of the dataset's day for every tenant."""
+        return self.as_of
 
     def insert(self, warehouse: Warehouse) -> None:
         """Write the tenants, their CRM and the engagement rows (the tables must be empty)."""

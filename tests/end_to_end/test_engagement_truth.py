@@ -26,11 +26,6 @@ from assets.emails import emails, raw_emails
 from assets.engagement_tables import rebuild_engagements
 from assets.engagements import engagements
 from assets.meetings import meetings, raw_meetings
-from assets.partitions import tenant_day_key
-from orchestration.schedules import RANGE_END_TAG, RANGE_START_TAG
-from resources.registry.crm import check_crm
-from resources.registry.crm_csv import ACCOUNT_COLUMNS, CONTACT_COLUMNS, read_crm_csv
-from sandbox.workload.crm import export_workload_crm
 from sandbox.workload.model import Tenant, Workload
 from stack import WORKLOAD_NOW, Stack, running_stack
 
@@ -232,35 +227,6 @@ def meeting_table(stack: Stack) -> dict[tuple, tuple]:
     }
 
 
-def load_crm(stack: Stack, folder: Path) -> None:
-    """The workload's CRM export, loaded as `touchpoint crm load` loads it."""
-    for tenant, (accounts, contacts) in export_workload_crm(stack.workload, folder).items():
-        checked = check_crm(
-            read_crm_csv(accounts, ACCOUNT_COLUMNS), read_crm_csv(contacts, CONTACT_COLUMNS)
-        )
-        assert checked.refused == ()
-        stack.registry.tenants.replace_crm(tenant, checked.crm)
-
-
-def materialize(
-    stack: Stack, first: date, last: date, tags: dict[str, str]
-) -> dg.ExecuteInProcessResult:
-    """One run over every tenant and the days first..last (as a backfill or the hourly job)."""
-    slugs = [t.slug for t in stack.workload.tenants]
-    result = dg.materialize(
-        ASSETS,
-        resources=stack.resources,
-        instance=stack.instance,
-        tags={
-            RANGE_START_TAG: str(tenant_day_key(slugs[0], first.isoformat())),
-            RANGE_END_TAG: str(tenant_day_key(slugs[-1], last.isoformat())),
-            **tags,
-        },
-    )
-    assert result.success
-    return result
-
-
 def excluded(results: list[dg.ExecuteInProcessResult], asset: str) -> dict[str, int]:
     """The runs' `excluded_*` metadata of `asset` (each run reports its totals on every one of
     its partitions' materializations: one of them is counted per run)."""
@@ -289,14 +255,14 @@ def stack(warehouse_url: str, tmp_path: Path):
         days=3,
         messages_per_mailbox_per_day=12,
     ) as s:
-        load_crm(s, tmp_path / "crm")
+        s.load_crm(tmp_path / "crm")
         yield s
 
 
 def test_engagement_tables_equal_the_rules_applied_to_the_truth(stack: Stack) -> None:
     runs = [
-        materialize(stack, DAYS[0], DAYS[0], {"dagster/backfill": "truth-test"}),
-        materialize(stack, DAYS[1], DAYS[-1], {"touchpoint/trigger": "test"}),
+        stack.materialize_days(ASSETS, DAYS[0], DAYS[0], {"dagster/backfill": "truth-test"}),
+        stack.materialize_days(ASSETS, DAYS[1], DAYS[-1], {"touchpoint/trigger": "test"}),
     ]
     built_after = datetime.now(UTC)
 
