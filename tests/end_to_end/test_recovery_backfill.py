@@ -326,7 +326,16 @@ def _assert_checks_passed(recovery: Recovery, backfill: PartitionBackfill) -> No
             run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
         ).records
     ]
-    assert {e.asset_key.to_user_string() for e in evaluations} == {"raw_emails", "raw_meetings"}
+    # The missed-window checks, and the recovered days' engagement checks (the backfill
+    # rebuilds their engagements too).
+    assert {e.asset_key.to_user_string() for e in evaluations} == {
+        "raw_emails",
+        "raw_meetings",
+        "email_engagements",
+        "meeting_engagements",
+        "account_engagement_daily",
+        "contact_engagement",
+    }
     assert all(e.passed for e in evaluations)
 
 
