@@ -56,6 +56,25 @@ CONNECTION_BUDGET_SECONDS = connection_budget(
 )
 
 
+PARALLEL_ENV = "TOUCHPOINT_PARALLEL_CONNECTIONS"
+DEFAULT_PARALLEL_CONNECTIONS = 4
+"""Connections of a run that sync at once. Each waits mostly on its provider (latency, its own
+quota), so a tenant of many mailboxes takes about as long as its slowest one; a few threads
+per run keep the warehouse's write load modest (docs/benchmarks.md has the figures)."""
+
+
+def parallel_connections(raw: str) -> int:
+    """`TOUCHPOINT_PARALLEL_CONNECTIONS` as a whole number >= 1; a bad value is one clear error."""
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ValueError(f"{PARALLEL_ENV}={raw!r} is not a whole number of connections (>= 1)")
+    return int(raw)
+
+
+PARALLEL_CONNECTIONS = parallel_connections(
+    os.environ.get(PARALLEL_ENV, str(DEFAULT_PARALLEL_CONNECTIONS))
+)
+
+
 def sync_resources(resources: Any) -> tuple[Warehouse, Registry, ConnectorFactory]:
     """The warehouse, the decrypting registry and the connector factory of one sync step."""
     store = resources.warehouse.get()
@@ -162,6 +181,7 @@ def run_partition_sync(
         log=context.log,
         budget_seconds=CONNECTION_BUDGET_SECONDS,
         only_connection=only,
+        parallel=PARALLEL_CONNECTIONS,
     )
     backfill = BACKFILL_TAG in context.run.tags
     results: list[TenantSyncResult] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -101,7 +102,8 @@ class TenantSync:
     room for a busy one. Once spent, the connection stops for the run: the window it was in and
     every later one are recorded as missed windows (cause `time_budget_exhausted`) and its
     status is left alone, while the other connections go on. `only_connection` limits the
-    sync to that one connection of the tenant (a back-sync of one mailbox).
+    sync to that one connection of the tenant (a back-sync of one mailbox). `parallel`
+    connections sync at once, each paced by its own provider limits.
     """
 
     def __init__(
@@ -113,8 +115,10 @@ class TenantSync:
         log: logging.Logger | None = None,
         budget_seconds: float | None = None,
         only_connection: str | None = None,
+        parallel: int = 1,
     ) -> None:
         self.registry = registry
+        self.parallel = max(1, parallel)
         self.only_connection = only_connection
         self.window_sync = window_sync
         self.initial_lookback = initial_lookback
@@ -143,26 +147,46 @@ class TenantSync:
             f"{kind} sync of {len(connections)} connection(s) of tenant {tenant_id} "
             f"for [{window.start.isoformat()}, {window.end.isoformat()})"
         )
-        for conn in connections:
-            started = datetime.now(UTC)
-            t0 = time.perf_counter()
-            left = self._time_left(conn.connection_id, windows_in_run)
-            outcome = self._sync_connection(conn, window, explicit_backfill, left, run_id)
-            outcome.seconds = time.perf_counter() - t0
-            self._spent[conn.connection_id] = (
-                self._spent.get(conn.connection_id, 0.0) + outcome.seconds
-            )
-            result.connections.append(outcome)
-            if outcome.attempted:
-                self.window_sync.log(outcome, window, run_id, started)
-            self.log.info(
-                f"{kind} {tenant_id} {conn.owner_email} ({conn.provider}): "
-                f"status={outcome.status} listed={outcome.listed} held={outcome.already_held} "
-                f"synced={outcome.synced} removed={outcome.removed} "
-                f"quarantined={outcome.quarantined} api_calls={outcome.stats.api_calls} "
-                f"quota_units={outcome.stats.quota_units} in {outcome.seconds:.1f}s"
-            )
+        def sync_one(conn: Connection) -> ConnectionSyncResult:
+            return self._sync_and_log(conn, window, run_id, explicit_backfill, windows_in_run)
+
+        workers = min(self.parallel, len(connections))
+        if workers > 1:
+            # Each connection waits on its own provider and quota, so they overlap; results
+            # keep the connections' order. A bug in one connection's sync still lets the
+            # others finish before it is raised (the pool waits for all on exit).
+            with ThreadPoolExecutor(workers, thread_name_prefix=f"sync-{tenant_id}") as pool:
+                result.connections.extend(pool.map(sync_one, connections))
+        else:
+            result.connections.extend(sync_one(conn) for conn in connections)
         return result
+
+    def _sync_and_log(
+        self,
+        conn: Connection,
+        window: SyncWindow,
+        run_id: str,
+        explicit_backfill: bool,
+        windows_in_run: int,
+    ) -> ConnectionSyncResult:
+        """One connection's window, timed against its budget and logged; safe to run in a
+        thread beside the tenant's other connections (it touches only this connection's state)."""
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        left = self._time_left(conn.connection_id, windows_in_run)
+        outcome = self._sync_connection(conn, window, explicit_backfill, left, run_id)
+        outcome.seconds = time.perf_counter() - t0
+        self._spent[conn.connection_id] = self._spent.get(conn.connection_id, 0.0) + outcome.seconds
+        if outcome.attempted:
+            self.window_sync.log(outcome, window, run_id, started)
+        self.log.info(
+            f"{self.window_sync.kind} {conn.tenant_id} {conn.owner_email} ({conn.provider}): "
+            f"status={outcome.status} listed={outcome.listed} held={outcome.already_held} "
+            f"synced={outcome.synced} removed={outcome.removed} "
+            f"quarantined={outcome.quarantined} api_calls={outcome.stats.api_calls} "
+            f"quota_units={outcome.stats.quota_units} in {outcome.seconds:.1f}s"
+        )
+        return outcome
 
     def _time_left(self, connection_id: str, windows_in_run: int) -> float | None:
         """Seconds the connection may still spend in this sync; None without a budget."""
