@@ -37,7 +37,14 @@ import pytest
 import requests
 import sqlalchemy as sa
 import yaml
-from dagster._core.scheduler.instigation import InstigatorType, ScheduleInstigatorData
+from dagster._core.scheduler.instigation import (
+    InstigatorState,
+    InstigatorStatus,
+    InstigatorType,
+    ScheduleInstigatorData,
+)
+from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster._core.workspace.load_target import WorkspaceFileTarget
 
 from assets.partitions import tenant_day_key, tenant_partitions
 from orchestration.demo import provider_environment
@@ -52,8 +59,6 @@ LOCATION = "touchpoint"
 DONE = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 BACKFILL_DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
-START_SCHEDULE = """mutation($s: ScheduleSelector!) { startSchedule(scheduleSelector: $s) {
-  __typename ... on PythonError { message } } }"""
 LAUNCH_BACKFILL = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(
   backfillParams: $p) { __typename ... on LaunchBackfillSuccess { backfillId }
   ... on PythonError { message } } }"""
@@ -209,10 +214,14 @@ def production(
     logs = tmp / "logs"
     logs.mkdir()
     procs: list[subprocess.Popen] = []
-    with SandboxServer(workload) as sandbox:
+    dagster_db = instance_environment(postgres_database_factory())
+    with SandboxServer(workload) as sandbox, pytest.MonkeyPatch.context() as patch:
+        # This test's own instance (reading the records) finds the same storage.
+        for name, value in dagster_db.items():
+            patch.setenv(name, value)
         env = {
             **os.environ,
-            **instance_environment(postgres_database_factory()),
+            **dagster_db,
             "DAGSTER_HOME": str(home),
             "TOUCHPOINT_HOME": str(tmp / "state"),
             "TOUCHPOINT_WAREHOUSE_URL": warehouse_url,
@@ -259,7 +268,7 @@ def production(
                 )
                 production.wait_for("the code server", lambda: _grpc_up(grpc_port, env), 180)
                 production.wait_for("the webserver", lambda: _http_up(web_port), 180)
-                _schedule_started_an_hour_ago(production)
+                _schedule_started_an_hour_ago(production, workspace)
                 start("daemon", compose_command("daemon", **{"-w": str(workspace)}))
                 yield production
         finally:
@@ -268,27 +277,26 @@ def production(
             warehouse.dispose()
 
 
-def _schedule_started_an_hour_ago(production: Production) -> None:
-    """Starts hourly_sync_schedule as the UI's toggle does, then dates its start an hour back:
-    the daemon's first scheduler pass then finds the latest :05 behind it and launches it."""
-    selector = {
-        "repositoryLocationName": LOCATION,
-        "repositoryName": "__repository__",
-        "scheduleName": "hourly_sync_schedule",
-    }
-    started = production.graphql(START_SCHEDULE, {"s": selector})["startSchedule"]
-    assert started["__typename"] == "ScheduleStateResult", started
-    (state,) = [
-        s
-        for s in production.instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE)
-        if s.name == "hourly_sync_schedule"
-    ]
-    data = state.instigator_data
-    assert isinstance(data, ScheduleInstigatorData)
-    an_hour_ago = time.time() - 3600
-    production.instance.update_instigator_state(
-        state.with_data(ScheduleInstigatorData(data.cron_schedule, start_timestamp=an_hour_ago))
-    )
+def _schedule_started_an_hour_ago(production: Production, workspace: Path) -> None:
+    """Stores hourly_sync_schedule's state as running since an hour ago (what the UI's toggle
+    stores, an hour back), read from the code server through the same workspace: the daemon's
+    first scheduler pass then finds the latest :05 behind it and launches that tick."""
+    target = WorkspaceFileTarget(paths=[str(workspace)])
+    with WorkspaceProcessContext(production.instance, target) as context:
+        schedule = (
+            context.create_request_context()
+            .get_code_location(LOCATION)
+            .get_repository("__repository__")
+            .get_schedule("hourly_sync_schedule")
+        )
+        production.instance.add_instigator_state(
+            InstigatorState(
+                schedule.get_remote_origin(),
+                InstigatorType.SCHEDULE,
+                InstigatorStatus.RUNNING,
+                ScheduleInstigatorData(schedule.cron_schedule, start_timestamp=time.time() - 3600),
+            )
+        )
 
 
 def _runs(production: Production, **tags: str) -> list[dg.DagsterRun]:
@@ -414,9 +422,10 @@ def test_the_queue_holds_a_second_run_of_a_tenant_day_until_the_first_ends(produ
 
     kinds = dg.DagsterEventType
     first_ended = production.event_time(first, kinds.RUN_SUCCESS)
-    # The second run waited in the queue from before the first ended until after it.
+    # The second run waited in the queue from before the first ended until after it (the
+    # daemon's queue records STARTING when it hands a run to the launcher).
     assert production.event_time(second, kinds.RUN_ENQUEUED) < first_ended
-    assert production.event_time(second, kinds.RUN_DEQUEUED) >= first_ended
+    assert production.event_time(second, kinds.RUN_STARTING) >= first_ended
     # The other tenant-day's run, queued after the second, went through meanwhile.
     assert production.event_time(second, kinds.RUN_ENQUEUED) <= production.event_time(
         other, kinds.RUN_ENQUEUED
