@@ -299,10 +299,6 @@ def _schedule_started_an_hour_ago(production: Production, workspace: Path) -> No
         )
 
 
-def _runs(production: Production, **tags: str) -> list[dg.DagsterRun]:
-    return list(production.instance.get_runs(filters=dg.RunsFilter(tags=tags)))
-
-
 def _backfill(production: Production, backfill_id: str) -> dict[str, Any]:
     return production.graphql(BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
 
@@ -335,24 +331,27 @@ def _schedule_state(production: Production) -> Any:
 
 @pytest.mark.timeout(600)
 def test_the_daemon_ticks_the_hourly_schedule_and_its_runs_complete(production):
-    runs = production.wait_for(
-        "the hourly tick's runs to finish",
-        lambda: (
-            (r := _runs(production, **{"dagster/schedule_name": "hourly_sync_schedule"}))
-            and all(run.status in DONE for run in r)
-            and r
-        ),
+    state = _schedule_state(production)
+
+    def first_tick() -> Any:
+        ticks = production.instance.get_ticks(state.instigator_origin_id, state.selector_id)
+        launched = [t for t in ticks if t.run_ids]
+        return launched and min(launched, key=lambda t: t.timestamp)
+
+    # The daemon's scheduler evaluated the schedule in the code server and launched its runs.
+    tick = production.wait_for("the scheduler to tick the hourly schedule", first_tick, 240)
+    production.wait_for(
+        "the tick's runs to finish",
+        lambda: all(production.status(r) in DONE for r in tick.run_ids),
         360,
     )
+    runs = [production.instance.get_run_by_id(r) for r in tick.run_ids]
     assert {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}, production.tail()
-    # The daemon's scheduler launched them: its tick of the schedule names these runs.
-    state = _schedule_state(production)
-    ticks = production.instance.get_ticks(state.instigator_origin_id, state.selector_id)
-    assert {r for t in ticks for r in t.run_ids} == {run.run_id for run in runs}
-    # One block of both tenants over today (TOUCHPOINT_TENANTS_PER_RUN is 50), as hourly runs.
+    # One block of both tenants over the tick's day (TOUCHPOINT_TENANTS_PER_RUN is 50).
     (run,) = runs
     first, last = production.tenants
-    today = datetime.fromtimestamp(ticks[0].timestamp, UTC).date().isoformat()
+    today = datetime.fromtimestamp(tick.timestamp, UTC).date().isoformat()
+    assert run.tags["dagster/schedule_name"] == "hourly_sync_schedule"
     assert run.tags["touchpoint/trigger"] == "hourly"
     assert run.tags["dagster/asset_partition_range_start"].endswith(f"|{first}")
     assert run.tags["dagster/asset_partition_range_end"] == f"{today}|{last}"
@@ -395,10 +394,11 @@ def test_the_queue_holds_a_second_run_of_a_tenant_day_until_the_first_ends(produ
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     held_tenant, other_tenant = production.tenants
     state = production.sandbox.state
-    # The first run's mailboxes answer slowly, so it is still syncing while the queue looks.
+    # The first run's mailboxes answer slowly (10 s a request, until the other run is done), so
+    # it is still syncing while the queue looks.
     slow = [m.address for m in state.mailboxes if m.tenant == held_tenant]
     for address in slow:
-        state.set_fault(address, "slow", seconds=4)
+        state.set_fault(address, "slow", seconds=10)
     try:
         first = _launch_run(production, str(tenant_day_key(held_tenant, yesterday)))
         production.wait_for(
