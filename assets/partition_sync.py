@@ -23,6 +23,12 @@ BACKFILL_TAG = "dagster/backfill"
 CONNECTION_TAG = "touchpoint/connection"
 """A run (or a backfill, whose tags its runs carry) with this tag syncs only that connection of
 its tenants: `touchpoint backfill --connection` re-syncs one mailbox without touching the others."""
+TENANT_TAG = "touchpoint/tenant"
+"""The one tenant a run (or backfill) syncs, when it syncs exactly one: the run queue limits how
+many runs of one tenant go at once (deploy/dagster.yaml)."""
+PROVIDER_TAG = "touchpoint/provider"
+"""The one provider a run calls, when it calls one only (a `--connection` backfill): the run queue
+limits how many such runs of one provider go at once (deploy/dagster.yaml)."""
 
 SYNC_RESOURCE_KEYS = frozenset({"warehouse", "vault", *PROVIDERS})
 """What a raw sync asset needs: the warehouse, the credential vault and every provider's

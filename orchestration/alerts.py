@@ -164,7 +164,10 @@ def build_connection_alert_job() -> dg.JobDefinition:
     @dg.job(
         name=ALERT_JOB_NAME,
         description="Sends one incident notification (email or operators' webhook) and records it.",
-        tags={"touchpoint/alerts": "true"},
+        # Never retried as a whole by the instance's run retries (deploy/dagster.production.yaml):
+        # a run lost mid-send is asked for again by the sensor (`<key>:lost<n>`), and a retry
+        # besides would send the notice twice.
+        tags={"touchpoint/alerts": "true", "dagster/max_retries": "0"},
     )
     def connection_alert_job() -> None:
         deliver_alert(gather_alert_facts())

@@ -22,7 +22,7 @@ from dagster._core.errors import DagsterHomeNotSetError
 from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
 
-from assets.partition_sync import CONNECTION_TAG
+from assets.partition_sync import CONNECTION_TAG, PROVIDER_TAG, TENANT_TAG
 from assets.partitions import START_DATE, tenant_partitions
 from assets.recovery_targets import TenantDays, recovery_subset
 from resources.registry import ConnectionStore, TenantStore
@@ -69,16 +69,20 @@ def _day(text: str) -> date:
 
 def launch_from_args(args: argparse.Namespace, warehouse: Warehouse) -> int:
     tenant = TenantStore(warehouse).get_tenant(args.tenant).tenant_id
+    provider = None
     if args.connection is not None:
         connection = ConnectionStore(warehouse).get_connection(args.connection)
         if connection.tenant_id != tenant:
             raise BackfillError(f"connection {args.connection} is not one of tenant {tenant}'s")
+        provider = connection.provider
     try:
         instance = dg.DagsterInstance.get()
     except DagsterHomeNotSetError:
         raise BackfillError("DAGSTER_HOME is not set to the Dagster instance's folder") from None
     with instance:
-        backfill_id = launch_backfill(instance, tenant, args.first, args.last, args.connection)
+        backfill_id = launch_backfill(
+            instance, tenant, args.first, args.last, args.connection, provider
+        )
     base = os.environ.get(DAGSTER_URL_ENV) or DEFAULT_DAGSTER_URL
     print(f"backfill {backfill_id}")
     print(f"{base.rstrip('/')}/backfills/{backfill_id}")
@@ -91,8 +95,12 @@ def launch_backfill(
     first: date,
     last: date,
     connection_id: str | None = None,
+    provider: str | None = None,
 ) -> str:
-    """Stores the backfill on the instance (the daemon picks it up) and returns its id."""
+    """Stores the backfill on the instance (the daemon picks it up) and returns its id.
+
+    Its runs carry the tenant (and, for one connection, its `provider`) as tags, which the run
+    queue's limits per tenant and per provider count (deploy/dagster.yaml)."""
     if last < first:
         raise BackfillError(f"--to {last} is before --from {first}")
     if first < START_DATE:
@@ -107,9 +115,11 @@ def launch_backfill(
         raise BackfillError(f"tenant {tenant_id} has no Dagster partition yet; try again shortly")
     days = [date.fromordinal(first.toordinal() + n) for n in range(span)]
     target = TenantDays(tenant_id, tuple(days))
-    tags = {TRIGGER_TAG: "cli_backfill"}
+    tags = {TRIGGER_TAG: "cli_backfill", TENANT_TAG: tenant_id}
     if connection_id is not None:
         tags[CONNECTION_TAG] = connection_id
+    if provider is not None:
+        tags[PROVIDER_TAG] = provider
     backfill_id = make_new_backfill_id()
     instance.add_backfill(
         PartitionBackfill.from_asset_graph_subset(

@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 
 SHIPPED_INSTANCE_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
+PRODUCTION_INSTANCE_CONFIG = SHIPPED_INSTANCE_CONFIG.with_name("dagster.production.yaml")
+"""Production's instance: the shipped settings plus the deployment-only sections below."""
 
 DEPLOYMENT_ONLY = (
     "storage",
@@ -22,9 +24,11 @@ DEPLOYMENT_ONLY = (
     "compute_logs",
     "local_artifact_storage",
     "run_launcher",
+    "run_retries",
 )
 """Sections a local instance leaves out: the demo keeps Dagster's local storage under its
-DAGSTER_HOME and the default run launcher, whatever production configures."""
+DAGSTER_HOME and the default run launcher, whatever production configures, and does not retry
+failed runs (a developer wants to see the failure, not a second run)."""
 
 
 def shipped_settings(path: Path = SHIPPED_INSTANCE_CONFIG) -> dict[str, Any]:

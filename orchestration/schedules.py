@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from assets.partition_sync import TENANT_TAG
 from assets.partitions import next_month, tenant_day_key, tenant_partitions
 from orchestration.jobs import tenant_sync_job
 from resources.dagster_resources import WarehouseResource
@@ -193,6 +194,8 @@ def _requests(
                 RANGE_START_TAG: str(tenant_day_key(first, days[0])),
                 RANGE_END_TAG: str(tenant_day_key(last, days[-1])),
                 MAX_RUNTIME_TAG: str(int(HOURLY_RUN_MAX_RUNTIME.total_seconds())),
+                # A block of one tenant counts against the queue's per-tenant limit.
+                **({TENANT_TAG: first} if first == last else {}),
             },
         )
         for first, last in blocks

@@ -24,12 +24,12 @@ from assets.engagement_targets import (
     engagement_days,
     engagement_subset,
 )
+from assets.partition_sync import TENANT_TAG
 from resources.dagster_resources import WarehouseResource
 from resources.registry import TenantStore
 
 TRIGGER_TAG = "touchpoint/trigger"
 CRM_VERSION_TAG = "touchpoint/crm_version"
-TENANT_TAG = "touchpoint/tenant"
 MAX_TENANTS_PER_TICK = 25
 """A bulk CRM import of many tenants is spread over ticks (the rest wait for the next)."""
 

@@ -31,6 +31,7 @@ from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 
 from assets.emails import raw_emails
 from assets.meetings import raw_meetings
+from assets.partition_sync import TENANT_TAG
 from assets.partitions import WINDOW_START, days_of, tenant_day_key, tenant_partitions
 from assets.recovery_targets import (
     MAX_DAYS_ENV,
@@ -98,6 +99,7 @@ def incident_recoveries(registry: Registry, cap: int) -> list[Recovery]:
                     TRIGGER_TAG: "reconnect_recovery",
                     INCIDENT_TAG: str(incident.incident_id),
                     RECOVERY_TAG: key,
+                    TENANT_TAG: incident.tenant_id,
                 },
             )
         )
@@ -141,7 +143,7 @@ def gap_recoveries(
             Recovery(
                 key,
                 TenantDays.capped(tenant_id, missing, cap),
-                {TRIGGER_TAG: "gap_recovery", RECOVERY_TAG: key},
+                {TRIGGER_TAG: "gap_recovery", RECOVERY_TAG: key, TENANT_TAG: tenant_id},
             )
         )
     return found

@@ -68,6 +68,9 @@ def test_it_launches_one_backfill_and_prints_its_id_and_url(
     (backfill,) = instance.get_backfills()
     assert backfill.backfill_id == backfill_id
     assert backfill.tags[CONNECTION_TAG] == acme["ana"]
+    # The run queue's per-tenant and per-provider limits count its runs.
+    assert backfill.tags["touchpoint/tenant"] == "acme"
+    assert backfill.tags["touchpoint/provider"] == "google"
     subset = backfill.asset_backfill_data.target_subset
     keys = {
         k.to_user_string(): set(subset.get_partitions_subset(k).get_partition_keys())

@@ -17,6 +17,8 @@ PARTITION_TAGS = {
     "dagster/asset_partition_range_start",
     "dagster/asset_partition_range_end",
 }
+# Runs of one tenant, and runs calling one provider only, at most this many at once each.
+FAIRNESS_LIMITS = {("touchpoint/tenant", 2), ("touchpoint/provider", 4)}
 
 
 def test_the_shipped_settings_load_into_a_real_instance(tmp_path: Path) -> None:
@@ -24,11 +26,13 @@ def test_the_shipped_settings_load_into_a_real_instance(tmp_path: Path) -> None:
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
-        # One run at a time per value of each partition tag.
+        # One run at a time per value of each partition tag; per tenant and provider, a few.
         assert {
             (limit["key"], limit["limit"], limit["value"]["applyLimitPerUniqueValue"])
             for limit in limits
-        } == {(key, 1, True) for key in PARTITION_TAGS}
+        } == {(key, 1, True) for key in PARTITION_TAGS} | {
+            (key, n, True) for key, n in FAIRNESS_LIMITS
+        }
         assert instance.run_monitoring_enabled
         # The default run launcher cannot resume a run: resuming must stay off.
         assert instance.run_monitoring_max_resume_run_attempts == 0

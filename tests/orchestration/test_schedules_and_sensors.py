@@ -140,6 +140,8 @@ def test_schedule_tick_requests_active_tenants(three_tenants, warehouse_url):
             (str(tenant_day_key("acme", "2026-11-21")), str(tenant_day_key("globex", "2026-11-22")))
         ]
         assert all(r.partition_key is None for r in requests)
+        # A block of several tenants is no one tenant's: no per-tenant tag.
+        assert all("touchpoint/tenant" not in r.tags for r in requests)
 
         midday = _tick(instance, warehouse_url, datetime(2026, 11, 22, 13, 5, tzinfo=UTC))
         requests = hourly_sync_schedule.evaluate_tick(midday).run_requests
@@ -250,6 +252,8 @@ def test_schedule_leaves_out_tenants_an_unfinished_run_covers(three_tenants, war
             (str(tenant_day_key("acme", day)), str(tenant_day_key("acme", day)))
         ]
         assert requests[0].tags[MAX_RUNTIME_TAG] == "10800"
+        # A block of one tenant counts against the run queue's per-tenant limit.
+        assert requests[0].tags["touchpoint/tenant"] == "acme"
 
         # Once a run holds acme's day too, the tick has nothing left to request.
         instance.add_run(

@@ -106,6 +106,7 @@ def test_a_reconnect_is_recovered_by_exactly_one_backfill(stack, monkeypatch) ->
     first = _evaluate(stack)
     (request,) = first.run_requests
     assert request.tags[INCIDENT_TAG] == str(incident.incident_id)
+    assert request.tags["touchpoint/tenant"] == tenant
     for asset in DAILY_ASSETS:
         assert _keys(request, asset) == {str(tenant_day_key(tenant, d)) for d in DAYS}
     launched = _submit(stack, request, at=time.time() - 7 * 3600)
@@ -130,6 +131,7 @@ def test_days_no_run_covered_are_recovered_once(stack) -> None:
     result = _evaluate(stack)
     (request,) = result.run_requests
     assert request.tags["touchpoint/trigger"] == "gap_recovery"
+    assert request.tags["touchpoint/tenant"] == tenant
     for asset in DAILY_ASSETS:
         assert _keys(request, asset) == {str(tenant_day_key(tenant, d)) for d in DAYS[1:]}
     _submit(stack, request)
