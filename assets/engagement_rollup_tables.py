@@ -111,11 +111,14 @@ def stored_rows(
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
-def rebuild_account_daily(warehouse: Warehouse, tenant_id: str, utc_day: date) -> RollupCounts:
+def rebuild_account_daily(
+    warehouse: Warehouse, tenant_id: str, utc_day: date, zone: ZoneInfo | None = None
+) -> RollupCounts:
     """Recompute the tenant's account_engagement_daily rows of every local day that overlaps
     the UTC day `utc_day`, from the detail rows of those local days (some of which belong to
-    the neighbouring UTC days' partitions), and replace them in one transaction."""
-    days = local_days_of_utc_day(utc_day, tenant_zone(warehouse, tenant_id))
+    the neighbouring UTC days' partitions), and replace them in one transaction. A run over
+    many days passes the tenant's `zone` once instead of reading it for every day."""
+    days = local_days_of_utc_day(utc_day, zone or tenant_zone(warehouse, tenant_id))
     table = warehouse.table(ACCOUNT_DAILY)
     with warehouse.write() as conn:
         rows = expected_account_daily(warehouse, conn, tenant_id, days)

@@ -13,7 +13,11 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.crm import crm_contacts
-from assets.engagement_rollup_tables import rebuild_account_daily, rebuild_contact_engagement
+from assets.engagement_rollup_tables import (
+    rebuild_account_daily,
+    rebuild_contact_engagement,
+    tenant_zone,
+)
 from assets.partition_sync import tenant_days
 from assets.partitions import TENANT_DIMENSION, tenant_day_partitions, tenant_partitions
 from assets.stream_assets import SYNC_BACKFILL_POLICY
@@ -66,8 +70,9 @@ def _account_engagement_daily() -> dg.AssetsDefinition:
         store = warehouse.get()
         local_days = rows = removed = 0
         for tenant_id, days in tenant_days(context.partition_keys, tenant_day_partitions).items():
+            zone = tenant_zone(store, tenant_id)
             for day in days:
-                counts = rebuild_account_daily(store, tenant_id, day.start.date())
+                counts = rebuild_account_daily(store, tenant_id, day.start.date(), zone)
                 local_days += counts.local_days
                 rows += counts.rows
                 removed += counts.removed

@@ -43,10 +43,6 @@ class EngagementContext:
     def account_ids(self) -> tuple[str, ...]:
         return tuple(a.account_id for a in self.crm.accounts)
 
-    def owner_addresses(self) -> frozenset[str]:
-        """Every connected owner's address and aliases (normalised)."""
-        return self.people.owner_addresses
-
     def authorized(self, connection_ids: Iterable[str]) -> Authorization:
         """The most permissive authorization among the mailboxes that saw a message: it counts
         when any one of them had agreed to log it (the earliest authorization, and every day
