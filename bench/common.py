@@ -90,10 +90,11 @@ def parse_args(description: str, argv: list[str] | None) -> argparse.Namespace:
 
 
 def start_sandbox(
-    provider: str, mailboxes: int, messages: int, tenants: int = 1
+    provider: str, mailboxes: int, messages: int, tenants: int = 1, today: bool = False
 ) -> tuple[subprocess.Popen, str]:
     """The sandbox in its own process, so its work does not share this interpreter (`provider`
-    may be a comma-separated list: each tenant's mailboxes take them round-robin)."""
+    may be a comma-separated list: each tenant's mailboxes take them round-robin). Mail is on
+    yesterday; `today` adds today's elapsed share, what an hourly run syncs."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -101,7 +102,7 @@ def start_sandbox(
             "sandbox",
             "serve",
             *("--port", "0", "--seed", "42", "--tenants", str(tenants), "--days", "1"),
-            "--no-today",
+            *(() if today else ("--no-today",)),
             *("--mailboxes-per-tenant", str(mailboxes)),
             *("--messages-per-mailbox-per-day", str(messages)),
             *("--providers", provider),
@@ -114,10 +115,14 @@ def start_sandbox(
     return proc, proc.stdout.readline().strip()
 
 
-def load_registry(url: str, workload: dict) -> tuple[Warehouse, Registry]:
+def load_registry(
+    url: str, workload: dict, key: str | None = None
+) -> tuple[Warehouse, Registry]:
+    """A migrated warehouse holding the workload's tenants and connections; tokens encrypted
+    with `key` (a code location that must open them is given the same key) or a fresh one."""
     warehouse = Warehouse(url)
     warehouse.migrate()
-    registry = Registry(warehouse, TokenCipher(generate_key()))
+    registry = Registry(warehouse, TokenCipher(key or generate_key()))
     for t in workload["tenants"]:
         registry.tenants.add_tenant(
             t["slug"], t["name"], t["internal_domains"], t["blocked_domains"], t["time_zone"]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import traceback
 from collections.abc import Iterable
 from typing import Any
 
+from paths import ROOT
 from sandbox.server import SandboxServer
 from sandbox.workload.model import Mailbox
 from vocabulary.headers import HeaderFields
@@ -56,3 +60,15 @@ def placed_event_ids(events: Iterable[RawEvent]) -> list[str]:
 def mailbox_stats(server: SandboxServer, mailbox: Mailbox) -> dict[str, Any]:
     """What the sandbox counted of `mailbox`'s requests."""
     return server.state.mailbox_stats(mailbox.address)
+
+
+def bench_table(module: str, *args: str, timeout: float) -> dict[str, list[str]]:
+    """Runs `python -m <module> <args>` (a benchmark), asserts it succeeded, and returns the
+    rows of the Markdown table it printed: label -> cells."""
+    done = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return {
+        m["label"].strip(): [c.strip() for c in m["cells"].split("|")]
+        for m in re.finditer(r"^\| (?P<label>[^|]+) \| (?P<cells>.+) \|$", done.stdout, re.M)
+    }
