@@ -7,8 +7,12 @@ phase starts the code server and `dagster-daemon run` as production does, ticks
 `hourly_sync_schedule` once and waits until its runs are finished. Phases:
 
 - as built: TOUCHPOINT_TENANTS_PER_RUN's default (50) under production's max_concurrent_runs;
-- one tenant per run, production's max_concurrent_runs: the run rate and Dagster's share;
-- one tenant per run, 2x max_concurrent_runs: the baseline's ratio, a data point for sizing.
+- small runs (--tenants-per-run, 5), production's max_concurrent_runs: the run rate and
+  Dagster's share when the queue holds more runs than slots;
+- the same with 2x max_concurrent_runs: its ratio to the previous phase, a data point for sizing;
+- and with the daemon launching 4 runs at once (`dequeue_use_threads`): the default launcher's
+  StartRun returns only once the run's worker has started and loaded the code location, so by
+  default the daemon's launches queue behind each other.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class Phase:
     label: str
     tenants_per_run: int
     max_concurrent_runs: int
+    dequeue_workers: int = 0
 
 
 @dataclass
@@ -68,6 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tenants", type=int, default=100)
     p.add_argument("--mailboxes-per-tenant", type=int, default=2)
     p.add_argument("--messages-per-mailbox-per-day", type=int, default=10)
+    p.add_argument("--tenants-per-run", type=int, default=5,
+                   help="TOUCHPOINT_TENANTS_PER_RUN of the run-rate phases (many small runs)")
     p.add_argument("--max-concurrent-runs", type=int, default=PRODUCTION_MAX_RUNS,
                    help="the baseline setting; the last phase doubles it")
     p.add_argument("--timeout-s", type=float, default=420, help="per phase, for the runs")
@@ -75,11 +82,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def phases(args: argparse.Namespace) -> list[Phase]:
-    limit = args.max_concurrent_runs
+    limit, small = args.max_concurrent_runs, args.tenants_per_run
     return [
         Phase(f"as built ({DEFAULT_TENANTS_PER_RUN} tenants/run)", DEFAULT_TENANTS_PER_RUN, limit),
-        Phase("1 tenant/run", 1, limit),
-        Phase("1 tenant/run, 2x runs", 1, 2 * limit),
+        Phase(f"{small} tenants/run", small, limit),
+        Phase(f"{small} tenants/run, 2x limit", small, 2 * limit),
+        Phase(f"{small} tenants/run, 2x limit, 4 launch threads", small, 2 * limit, 4),
     ]
 
 
@@ -90,14 +98,14 @@ def _name(url: str) -> str:
 def run_phase(phase: Phase, server: str, workload: dict, base_url: str, tmp: Path,
               timeout_s: float) -> Result:
     """One drain on a fresh instance and warehouse; everything it starts it stops."""
-    slug = f"p{phase.tenants_per_run}x{phase.max_concurrent_runs}"
+    slug = f"p{phase.tenants_per_run}x{phase.max_concurrent_runs}t{phase.dequeue_workers}"
     dagster_db = create_database(server, f"dagster_{slug}")
     warehouse_db = create_database(server, f"warehouse_{slug}")
     key = generate_key()
     warehouse, _ = load_registry(warehouse_db, workload, key)
     warehouse.dispose()
     home = tmp / slug
-    stack.write_instance(home, dagster_db, phase.max_concurrent_runs)
+    stack.write_instance(home, dagster_db, phase.max_concurrent_runs, phase.dequeue_workers)
     # The code server, the daemon and the run workers inherit these.
     os.environ.update({
         "DAGSTER_HOME": str(home),
@@ -159,12 +167,13 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
         ("  inside our ops (steps), median s", "{r.figures.median_in_ops_s:.1f}"),
         ("Dagster share of run wall time", "{r.figures.dagster_share:.0%}"),
         ("max concurrent runs / limit", "{r.figures.max_concurrent_runs} / {limit}"),
+        ("daemon launch gap (run to next), median s", "{r.figures.median_launch_gap_s:.1f}"),
         ("run workers seen at once (ps)", "{r.peak_workers}"),
         ("run worker RSS, max MB", "{r.worker_rss_mb:.0f}"),
         ("PostgreSQL connections, peak: Dagster", "{r.dagster_connections}"),
         ("PostgreSQL connections, peak: warehouse", "{r.warehouse_connections}"),
     ]
-    width = 42
+    width = 44
     print(f"\n{args.tenants} tenants x {args.mailboxes_per_tenant} mailboxes, "
           f"{args.messages_per_mailbox_per_day} messages per mailbox-day (today's share)")
     print("| figure".ljust(width) + " | " + " | ".join(r.phase.label for r in results) + " |")
@@ -177,10 +186,15 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
                 tenant_days=args.tenants / r.figures.tick_to_done_s * 60,
             ))
         print(f"| {label}".ljust(width) + " | " + " | ".join(cells) + " |")
-    base, doubled = results[-2], results[-1]
-    print(f"\n2x max_concurrent_runs vs 1x (one tenant per run): runs per minute "
+    base, doubled, threaded = results[1:4]
+    print(f"\n2x max_concurrent_runs vs 1x ({base.phase.tenants_per_run} tenants per run): "
+          f"runs per minute "
           f"{doubled.figures.runs_per_minute / base.figures.runs_per_minute:.2f}x, median run "
           f"wall {doubled.figures.median_wall_s / base.figures.median_wall_s:.2f}x")
+    print(f"4 launch threads vs none (2x limit): runs per minute "
+          f"{threaded.figures.runs_per_minute / doubled.figures.runs_per_minute:.2f}x, "
+          f"max concurrent runs {threaded.figures.max_concurrent_runs} vs "
+          f"{doubled.figures.max_concurrent_runs}")
     print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared "
           "machine: read the ratios)")
 

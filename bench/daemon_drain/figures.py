@@ -79,11 +79,15 @@ class DrainFigures:
     dagster_share: float
     """Dagster's time over all runs' wall time (not a mean of ratios: long runs weigh more)."""
     max_concurrent_runs: int
+    median_launch_gap_s: float
+    """Between one run handed to the launcher and the next: the daemon's launch pace."""
 
 
 def drain_figures(tick_started: float, timelines: Sequence[RunTimeline]) -> DrainFigures:
     """The drain's figures; runs/minute counts from the tick's start, queue wait included."""
     done = max(t.ended for t in timelines)
+    starts = sorted(t.starting for t in timelines)
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     span = done - tick_started
     walls = sum(t.wall for t in timelines)
     return DrainFigures(
@@ -97,4 +101,5 @@ def drain_figures(tick_started: float, timelines: Sequence[RunTimeline]) -> Drai
         median_in_ops_s=median(t.in_ops for t in timelines),
         dagster_share=1 - sum(t.in_ops for t in timelines) / walls if walls > 0 else 0.0,
         max_concurrent_runs=max_concurrent((t.starting, t.ended) for t in timelines),
+        median_launch_gap_s=median(gaps) if gaps else 0.0,
     )

@@ -32,8 +32,11 @@ RUN_WORKER = "multiprocessing.spawn"
 hands it as a `spawn` child (Dagster's gRPC server, StartRun); its other processes are not."""
 
 
-def write_instance(home: Path, dagster_db: str, max_concurrent_runs: int) -> None:
-    """DAGSTER_HOME/dagster.yaml: production's file with its storage pointed at `dagster_db`."""
+def write_instance(home: Path, dagster_db: str, max_concurrent_runs: int,
+                   dequeue_workers: int = 0) -> None:
+    """DAGSTER_HOME/dagster.yaml: production's file with its storage pointed at `dagster_db`;
+    `dequeue_workers` > 0 lets the daemon launch that many runs at once (Dagster's
+    `dequeue_use_threads`; by default it launches one after another)."""
     url = sa.make_url(dagster_db)
     config = yaml.safe_load(PRODUCTION_INSTANCE_CONFIG.read_text())
     config["storage"]["postgres"]["postgres_db"] = {
@@ -44,7 +47,10 @@ def write_instance(home: Path, dagster_db: str, max_concurrent_runs: int) -> Non
         "db_name": url.database,
         "scheme": "postgresql+psycopg2",
     }
-    config["run_coordinator"]["config"]["max_concurrent_runs"] = max_concurrent_runs
+    queue = config["run_coordinator"]["config"]
+    queue["max_concurrent_runs"] = max_concurrent_runs
+    if dequeue_workers:
+        queue.update(dequeue_use_threads=True, dequeue_num_workers=dequeue_workers)
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 

@@ -49,3 +49,4 @@ def test_drain_counts_from_the_tick_and_weighs_long_runs_more() -> None:
     assert f.dagster_share == pytest.approx(1 - 14 / 22)
     assert f.max_concurrent_runs == 2
     assert f.median_wall_s == 10.0
+    assert f.median_launch_gap_s == 5.0  # launches at 10, 10, 20

@@ -10,11 +10,11 @@ from checks import bench_table
 
 @pytest.mark.timeout(600)
 def test_daemon_drain_harness_drains_every_phase() -> None:
-    rows = bench_table("bench.daemon_drain", "--tenants", "2", "--max-concurrent-runs", "1",
-                       timeout=580)
+    rows = bench_table("bench.daemon_drain", "--tenants", "2", "--tenants-per-run", "1",
+                       "--max-concurrent-runs", "1", timeout=580)
     # As built, both tenants share one run; one tenant per run makes two.
-    assert rows["runs (unfinished)"] == ["1 (0)", "2 (0)", "2 (0)"]
-    assert rows["failed runs"] == ["0", "0", "0"]
+    assert rows["runs (unfinished)"] == ["1 (0)", "2 (0)", "2 (0)", "2 (0)"]
+    assert rows["failed runs"] == ["0", "0", "0", "0"]
     # With a limit of 1 the queue never ran both at once.
     assert rows["max concurrent runs / limit"][1] == "1 / 1"
     assert rows["max concurrent runs / limit"][2].endswith("/ 2")
