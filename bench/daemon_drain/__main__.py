@@ -145,7 +145,9 @@ def run_phase(phase: Phase, server: str, workload: dict, base_url: str, tmp: Pat
     finally:
         if daemon is not None:
             stop_daemon(daemon)
-        stop_daemon(code)
+        stop_daemon(code)  # stops its session: the gRPC server and any run worker left
+    if not timelines:
+        raise SystemExit(f"[{phase.label}] no run finished; see {home}/daemon.log")
     figures = drain_figures(started, timelines)
     rss = max(peaks.worker_rss_mb, default=0.0)
     return Result(phase, figures, tick_s, len(run_ids) - len(done), peaks.workers, rss,
