@@ -147,7 +147,8 @@ def run_phase(phase: Phase, server: str, workload: dict, base_url: str, tmp: Pat
             stop_daemon(daemon)
         stop_daemon(code)  # stops its session: the gRPC server and any run worker left
     if not timelines:
-        raise SystemExit(f"[{phase.label}] no run finished; see {home}/daemon.log")
+        tail = (home / "daemon.log").read_text(errors="replace")[-2000:]
+        raise SystemExit(f"[{phase.label}] no run finished; the daemon's log ends:\n{tail}")
     figures = drain_figures(started, timelines)
     rss = max(peaks.worker_rss_mb, default=0.0)
     return Result(phase, figures, tick_s, len(run_ids) - len(done), peaks.workers, rss,
