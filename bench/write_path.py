@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--batches",
         type=int,
         nargs="+",
-        default=[OLD_BATCH, 2_000, 10_000, 20_000, 50_000],
+        default=[OLD_BATCH, 5_000, 20_000, 50_000],
         help="batch sizes of the sync path to time",
     )
     return parser.parse_args(argv)

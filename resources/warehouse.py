@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import operator
 import sqlite3
 import time
 import uuid
@@ -326,7 +327,7 @@ class Warehouse:
             )
         expected = set(columns)
         for index, row in enumerate(rows):
-            if set(row.keys()) != expected:
+            if row.keys() != expected:
                 raise WarehouseError(
                     f"row {index} of the {tbl.name} upsert has different columns than row 0"
                 )
@@ -535,9 +536,8 @@ def _last_per_key(
 ) -> list[Mapping[str, Any]]:
     """Drop earlier rows that repeat a key (PostgreSQL refuses to update one row twice); with
     `ordered`, the rows come back in key order."""
-    by_key: dict[tuple[Any, ...], Mapping[str, Any]] = {}
-    for row in rows:
-        by_key[tuple(row[k] for k in keys)] = row
+    key_of = operator.itemgetter(*keys)
+    by_key = {key_of(row): row for row in rows}
     if ordered:
         return [by_key[key] for key in sorted(by_key)]
     if len(by_key) == len(rows):
