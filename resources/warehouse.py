@@ -2,7 +2,8 @@
 
 What differs between the backends lives here and nowhere else: engine setup, the migration
 lock, and the bulk upsert fast path (SQLite: executemany of INSERT ... ON CONFLICT; PostgreSQL:
-COPY into a temporary staging table, then one INSERT ... SELECT ... ON CONFLICT).
+COPY into a temporary staging table, then one INSERT ... SELECT ... ON CONFLICT, or for rows the
+caller expects to be new, COPY straight into the table, staged only if a key is held).
 Engines are created with `hide_parameters=True`, so a database error never prints the bound
 values (an encrypted token, a subject line) in its text.
 """
