@@ -26,22 +26,19 @@ from assets.mail_mirror import (
     save_cursors,
     tombstone,
 )
-from assets.tenant_sync import CONNECTION_KEY, ConnectionSyncResult, chunks, upsert_quarantine
+from assets.mail_writes import MailBatch, store_mail
+from assets.tenant_sync import CONNECTION_KEY, ConnectionSyncResult
 from resources.providers import provider_kit
 from resources.registry import Connection
 from resources.warehouse import Warehouse
+from vocabulary.budget import TimeBudgetExhausted
 from vocabulary.connectors import MailConnector
 from vocabulary.records import EmailRecord, QuarantinedRecord, Removal, removal_reason
-from vocabulary.text import safe_excerpt
+from vocabulary.status import ConnectionFailure
 from vocabulary.windows import SyncWindow
 
 MailConnectorFactory = Callable[[Connection], MailConnector]
 """Builds the mail connector of one connection (decrypting its credentials)."""
-
-WRITE_CHUNK = 500
-"""Rows per upsert while messages stream in: bounds memory and keeps progress on a failure."""
-
-RAW_EMAIL_KEY = (*CONNECTION_KEY, "provider_message_id")
 
 
 def email_row(tenant_id: str, connection_id: str, rec: EmailRecord, now: datetime) -> dict:
@@ -70,21 +67,6 @@ def _quarantine_row(
         "reason": q.reason,
         "excerpt": q.excerpt,
         "received_at": q.received_at,
-        "quarantined_at": now,
-        "attempts": 1,
-    }
-
-
-def _refused_row(row: dict, reason: str, now: datetime) -> dict:
-    """The quarantine row of a parsed message the warehouse refused to store."""
-    return {
-        "tenant_id": row["tenant_id"],
-        "connection_id": row["connection_id"],
-        "provider_message_id": row["provider_message_id"],
-        "partition_day": row["partition_day"],
-        "reason": reason,
-        "excerpt": safe_excerpt(str(row.get("subject") or "")),
-        "received_at": row["received_at"],
         "quarantined_at": now,
         "attempts": 1,
     }
@@ -216,52 +198,65 @@ class EmailWindowSync:
         out: ConnectionSyncResult,
         touched: _Touched,
     ) -> dict[str, str]:
-        """Fetches, parses and upserts `wanted` (clearing any tombstone); returns the removals
-        the answers revealed (held messages now in trash or spam, or deleted)."""
-        tenant_id = conn.tenant_id
+        """Fetches, parses and upserts `wanted` (clearing any tombstone) in bounded batches;
+        returns the removals the answers revealed (held messages now in trash or spam, or
+        deleted)."""
+        tenant_id, connection_id = conn.tenant_id, conn.connection_id
         returned: set[str] = set()
         removed: dict[str, str] = {}
         parse = provider_kit(conn.provider).parse_message
-        for chunk in chunks(connector.fetch_messages(wanted), WRITE_CHUNK):
-            now = datetime.now(UTC)
-            rows, quarantined = [], []
-            for raw in chunk:
+        batch = MailBatch()
+        try:
+            for raw in connector.fetch_messages(wanted):
                 returned.add(raw.provider_message_id)
+                batch.fetched += 1
                 parsed = parse(raw)
                 if isinstance(parsed, QuarantinedRecord):
-                    quarantined.append(
-                        _quarantine_row(tenant_id, conn.connection_id, parsed, window, now)
-                    )
+                    row = _quarantine_row(tenant_id, connection_id, parsed, window, batch.started)
+                    batch.quarantined.append(row)
                 elif (reason := removal_reason(parsed.labels)) is not None:
                     out.skipped_labels += 1
                     removed[parsed.provider_message_id] = reason
                 else:
-                    rows.append(email_row(tenant_id, conn.connection_id, parsed, now))
-            out.fetched += len(chunk)
-            if rows:
-                refused = self.warehouse.upsert_or_refuse("raw_emails", rows, RAW_EMAIL_KEY)
-                for row, reason in refused:
-                    # Parsed, but the database will not store it: kept for another try.
-                    quarantined.append(_refused_row(row, reason, now))
-                refused_ids = {row["provider_message_id"] for row, _ in refused}
-                rows = [r for r in rows if r["provider_message_id"] not in refused_ids]
-                touched.add_rows(rows, held)
-            out.synced += len(rows)
-            out.quarantined += len(quarantined)
-            upsert_quarantine(
-                self.warehouse,
-                "quarantined_messages",
-                "provider_message_id",
-                quarantined,
-                [r["provider_message_id"] for r in rows],
-                tenant_id,
-                conn.connection_id,
-            )
+                    batch.add_row(email_row(tenant_id, connection_id, parsed, batch.started))
+                if batch.full:
+                    self._write(conn, batch, held, out, touched)
+                    batch = MailBatch()
+        except (ConnectionFailure, TimeBudgetExhausted):
+            # The connection stops mid-window: what it fetched is stored all the same, so the
+            # next run (or the recovery backfill) fetches only what is still missing.
+            self._write(conn, batch, held, out, touched)
+            raise
+        self._write(conn, batch, held, out, touched)
         vanished = [mid for mid in wanted if mid not in returned]
         out.vanished = len(vanished)
         # Gone between the feed (or listing) and the fetch: deleted for good.
         removed.update(dict.fromkeys(vanished, Removal.DELETED))
         return removed
+
+    def _write(
+        self,
+        conn: Connection,
+        batch: MailBatch,
+        held: dict[str, HeldCopy],
+        out: ConnectionSyncResult,
+        touched: _Touched,
+    ) -> None:
+        """One bulk write of a batch; counts what it stored and quarantined."""
+        out.fetched += batch.fetched
+        if not batch.rows and not batch.quarantined:
+            return
+        rows, quarantined = store_mail(
+            self.warehouse,
+            conn.tenant_id,
+            conn.connection_id,
+            batch.rows,
+            batch.quarantined,
+            batch.started,
+        )
+        touched.add_rows(rows, held)
+        out.synced += len(rows)
+        out.quarantined += len(quarantined)
 
     def _quarantined(self, conn: Connection, window: SyncWindow) -> set[str]:
         table = self.warehouse.table("quarantined_messages")

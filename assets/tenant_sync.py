@@ -308,7 +308,12 @@ def upsert_quarantine(
 ) -> None:
     """Records unparseable items (counting attempts) and releases the ones that now parsed."""
     if synced_ids:
-        warehouse.delete_keys(table, tenant_id, connection_id, id_column, synced_ids)
+        # A connection has few items in quarantine, if any: read them (one query) rather than
+        # delete a batch's thousands of ids blindly, 500 per statement.
+        held = warehouse.keys_of(table, tenant_id, connection_id, id_column)
+        released = [item for item in synced_ids if item in held]
+        if released:
+            warehouse.delete_keys(table, tenant_id, connection_id, id_column, released)
     if rows:
         warehouse.upsert(
             table,

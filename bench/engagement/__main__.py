@@ -17,25 +17,21 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
 
+from bench.database import fresh_database
 from bench.engagement.doc_queries import parameters, questions
 from bench.engagement.generate import COLUMNS, Scale, TenantYear
 from bench.engagement.rebuild import rebuild_one_day
 from resources.registry import Registry
 from resources.secrets import TokenCipher, generate_key
 from resources.warehouse import Warehouse
-from sandbox.postgres import create_database, throwaway_postgres
 
-POSTGRES_URL_ENV = "TOUCHPOINT_BENCH_POSTGRES_URL"
 TENANT = "bench"
 ZONE = "America/New_York"
 TARGET_SECONDS = 1.0
@@ -59,22 +55,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 3, 31))
     parser.add_argument("--rebuild-messages", type=int, default=5_000)
     return parser.parse_args(argv)
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    """A fresh database: on TOUCHPOINT_BENCH_POSTGRES_URL's server, else a throwaway one."""
-    with ExitStack() as stack:
-        server = os.environ.get(POSTGRES_URL_ENV) or stack.enter_context(throwaway_postgres())
-        url = create_database(server, "engagement_bench")
-        try:
-            yield url
-        finally:
-            admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-            with admin.connect() as conn:
-                name = sa.make_url(url).database
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.dispose()
 
 
 def load(warehouse: Warehouse, registry: Registry, year: TenantYear) -> dict[str, int]:
@@ -141,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "start_90d": (args.as_of - timedelta(days=89)).isoformat(),
     }
     doc = [q for q in questions() if q.sql("postgresql") is not None]
-    with database() as url:
+    with fresh_database("engagement_bench") as url:
         warehouse = Warehouse(url)
         try:
             warehouse.migrate()

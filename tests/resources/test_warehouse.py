@@ -259,6 +259,43 @@ def test_upsert_ten_thousand_rows_across_chunks(
     assert counts == {False: 5_000, True: 10_000}
 
 
+def test_mostly_new_upsert_stores_what_a_staged_one_does(warehouse: Warehouse) -> None:
+    """The COPY-first path (`mostly_new`) and the staged path leave the same rows and counts:
+    on new rows, on a batch mixing new and held rows with a repeated key, and on a re-run."""
+    first = [email_row(f"m{i:04d}") for i in range(600)]
+    mixed = [email_row(f"m{i:04d}", subject="v2") for i in range(500, 900)]
+    mixed.append(email_row("m0899", subject="v3"))
+    counts = {}
+    for connection_id, mostly_new in (("staged", False), ("copied", True)):
+        counts[connection_id] = [
+            warehouse.upsert(
+                "raw_emails",
+                [dict(r, connection_id=connection_id) for r in batch],
+                KEY,
+                mostly_new=mostly_new,
+            )
+            for batch in (first, mixed, mixed)
+        ]
+    assert counts["staged"] == counts["copied"] == [600, 400, 400]
+    stored = fetch_all(warehouse, "raw_emails", ["connection_id", "provider_message_id"])
+    by_connection: dict[str, list[dict]] = {"staged": [], "copied": []}
+    for row in stored:
+        by_connection[row.pop("connection_id")].append(row)
+    assert by_connection["staged"] == by_connection["copied"]
+    assert len(by_connection["copied"]) == 900
+    assert by_connection["copied"][-1]["subject"] == "v3"
+
+
+def test_keys_of_one_connection(warehouse: Warehouse) -> None:
+    rows = [email_row("m1"), email_row("m2"), email_row("m3", connection_id="conn-b")]
+    warehouse.upsert("raw_emails", [*rows, email_row("m4", tenant_id="globex")], KEY)
+    assert warehouse.keys_of("raw_emails", "acme", "conn-a", "provider_message_id") == {
+        "m1",
+        "m2",
+    }
+    assert warehouse.keys_of("raw_emails", "acme", "conn-x", "provider_message_id") == set()
+
+
 def test_one_by_one_baseline_inserts_and_refuses_duplicates(warehouse: Warehouse) -> None:
     assert warehouse.insert_rows_one_by_one("raw_emails", [email_row("m1"), email_row("m2")]) == 2
     with pytest.raises(sa.exc.IntegrityError):
