@@ -19,7 +19,13 @@ from googleapiclient.errors import HttpError
 from googleapiclient.model import JsonModel
 
 from resources.backoff import Backoff
-from resources.google.errors import NETWORK_ERRORS, classify, is_retryable, retry_after_seconds
+from resources.google.errors import (
+    NETWORK_ERRORS,
+    classify,
+    is_rate_limit,
+    is_retryable,
+    retry_after_seconds,
+)
 from resources.google.settings import GoogleSettings
 from resources.rate_limit import QuotaPacer
 from vocabulary.connectors import ApiStats
@@ -111,8 +117,11 @@ class GoogleApiSession:
         """Closes kept-alive connections."""
         self.http.close()
 
-    def call(self, send: Callable[[], T], units: int) -> T:
+    def call(self, send: Callable[[], T], units: int, kind: str = "") -> T:
         """Runs `send` paced, retrying throttling and outages; other failures are classified.
+
+        `kind` names the call's method (and size), whose fastest round trip the pacer learns
+        (see QuotaPacer.settle); it defaults to the units.
 
         The failure is raised outside the `except` block so it carries no `__context__`: the
         provider's exception (and its text) never travels with it.
@@ -122,11 +131,16 @@ class GoogleApiSession:
             attempt += 1
             try:
                 self.ensure_token()
-                self.stats.throttled_seconds += self.pacer.acquire(units)
+                reservation, waited = self.pacer.reserve(units, kind or str(units))
+                self.stats.throttled_seconds += waited
+                throttled = False
                 try:
                     return send()
+                except PROVIDER_ERRORS as exc:
+                    throttled = is_rate_limit(exc)
+                    raise
                 finally:
-                    self.pacer.record(units)
+                    self.pacer.settle(reservation, throttled=throttled)
             except PROVIDER_ERRORS as exc:
                 error: BaseException = exc
             if not is_retryable(error) or attempt >= self.max_attempts:

@@ -265,10 +265,12 @@ class GraphClient:
             token = self.tokens.access_token(force_refresh=force_refresh)
         except TokenUnavailable as unavailable:
             return None, unavailable.failure, unavailable.retryable
-        self.stats.throttled_seconds += self.pacer.acquire(calls)
+        reservation, waited = self.pacer.reserve(calls, f"{method}:{calls}")
+        self.stats.throttled_seconds += waited
         for _ in range(calls):
             self.stats.count_call(method, 1)
         self.stats.http_requests += 1
+        status: int | None = None
         try:
             response = self._session.request(
                 verb,
@@ -282,12 +284,14 @@ class GraphClient:
                 timeout=self._timeout,
             )
             content = response.content
+            status = response.status_code
         except NETWORK_ERRORS as exc:
             network: ConnectionFailure | None = classify_exception(exc)
         else:
             network = None
         finally:
-            self.pacer.record(calls)
+            # A 429 means our view of Graph's window was wrong: charge at answers from now on.
+            self.pacer.settle(reservation, throttled=status == 429)
         if network is not None:
             return None, network, True
         parsed, text, error = _decode(content)
@@ -352,6 +356,9 @@ class GraphClient:
                     or self.backoff.too_long(wait)
                 ):
                     raise self._explain_denial(problem) from None
+                if answer.status == 429:
+                    # A part refused for rate: the batch's charge was settled too early.
+                    self.pacer.note_throttled()
                 retry.append(request_id)
                 if wait is not None:
                     retry_after = max(retry_after or 0.0, wait)
