@@ -200,8 +200,12 @@ class GoogleMailConnector:
         pending = deque(dict.fromkeys(message_ids))
         failed_attempts: dict[str, int] = {}
         failing_rounds = 0
+        # The listing's units are still in the window: the first batch takes the room left
+        # rather than waiting most of a window for a full one.
+        size = max(1, min(self._batch_size, self._session.pacer.room() // QUOTA_COSTS[GET_METHOD]))
         while pending:
-            chunk = [pending.popleft() for _ in range(min(self._batch_size, len(pending)))]
+            chunk = [pending.popleft() for _ in range(min(size, len(pending)))]
+            size = self._batch_size
             outcomes = self._fetch_chunk(chunk)
             retry: list[tuple[str, BaseException]] = []
             retry_after: float | None = None

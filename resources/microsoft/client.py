@@ -45,7 +45,7 @@ from resources.microsoft.settings import (
     WINDOW_SECONDS,
     GraphSettings,
 )
-from resources.rate_limit import QuotaPacer
+from resources.rate_limit import ChargeAt, QuotaPacer
 from vocabulary.connectors import ApiStats
 from vocabulary.status import ConnectionFailure, ConnectionStatus
 
@@ -134,6 +134,7 @@ class GraphClient:
         timeout_seconds: float = 30.0,
         requests_per_window: int = REQUESTS_PER_WINDOW,
         window_seconds: float = WINDOW_SECONDS,
+        charge_at: ChargeAt = "send",
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -144,7 +145,11 @@ class GraphClient:
         self.max_attempts = max(1, max_attempts)
         self.backoff = Backoff(max_retry_wait_seconds, sleep=sleep, rng=rng)
         self.pacer = QuotaPacer(
-            requests_per_window, window_seconds=window_seconds, clock=clock, sleep=sleep
+            requests_per_window,
+            window_seconds=window_seconds,
+            charge_at=charge_at,
+            clock=clock,
+            sleep=sleep,
         )
         self._timeout = timeout_seconds
         self._origin = urlsplit(self.base_url)[:2]
@@ -450,6 +455,7 @@ def open_graph_client(
         timeout_seconds=settings.timeout_seconds,
         requests_per_window=settings.requests_per_ten_minutes,
         window_seconds=settings.throttle_window_seconds,
+        charge_at=settings.quota_charge_at,
         sleep=settings.sleep,
         clock=settings.clock,
         rng=settings.rng,

@@ -32,12 +32,13 @@ class FakeClock:
 
 
 def pacer_on(clock: FakeClock, **options: object) -> QuotaPacer:
+    """A Gmail-sized pacer on `clock`; exact tests turn both margins off."""
     return QuotaPacer(250, clock=clock, sleep=clock.sleep, **options)  # type: ignore[arg-type]
 
 
 def test_waits_until_the_oldest_units_leave_the_window() -> None:
     clock = FakeClock()
-    pacer = pacer_on(clock, margin_seconds=0.0)
+    pacer = pacer_on(clock, margin_seconds=0.0, settle_margin_seconds=0.0)
     reservation, waited = pacer.reserve(250, "batch")
     assert waited == 0.0
     pacer.settle(reservation)
@@ -52,7 +53,7 @@ def test_waits_until_the_oldest_units_leave_the_window() -> None:
 def test_units_are_reserved_when_the_call_is_sent() -> None:
     """A call in flight already holds its units: nothing else fits before the answer."""
     clock = FakeClock()
-    pacer = pacer_on(clock, margin_seconds=0.0)
+    pacer = pacer_on(clock, margin_seconds=0.0, settle_margin_seconds=0.0)
     pacer.reserve(200, "batch")
     assert pacer.used() == 200
     assert pacer.wait_needed(50) == 0.0
@@ -63,25 +64,27 @@ def test_a_kind_is_charged_at_its_answers_until_learnt() -> None:
     """Two answers of a kind settle at their answers; from the third (as fast as the fastest)
     the charge sits at its send, so the next batch goes one window after that *send*."""
     clock = FakeClock()
-    pacer = pacer_on(clock, margin_seconds=0.0)
+    pacer = pacer_on(clock, margin_seconds=0.0, settle_margin_seconds=0.0)
     for expected_wait in (1.0, 1.0, 0.7):
-        pacer.acquire(250)
+        pacer.acquire(250, "batch")
         reservation, _ = pacer.reserve(250, "batch")
         clock.now += 0.3
         pacer.settle(reservation)
-        assert pacer.wait_needed(250) == pytest.approx(expected_wait)
+        assert pacer.wait_needed(250, "batch") == pytest.approx(expected_wait)
+    # A call of another kind still sees the charge at its answer.
+    assert pacer.wait_needed(250, "list") == pytest.approx(1.0)
 
 
 def test_settle_offset_is_learnt_per_kind() -> None:
     """A slow listing must not pull a fast get's charge early, nor a fast get a listing's."""
     clock = FakeClock()
-    pacer = pacer_on(clock, margin_seconds=0.0, learn_after=1)
+    pacer = pacer_on(clock, margin_seconds=0.0, settle_margin_seconds=0.0, learn_after=1)
 
     def call(kind: str, units: int, seconds: float) -> float:
         reservation, _ = pacer.reserve(units, kind)
         clock.now += seconds
         pacer.settle(reservation)
-        return pacer._charges[-1][0] - reservation.sent_at
+        return reservation.charge.at - reservation.sent_at
 
     assert call("get", 5, 0.05) == pytest.approx(0.0)
     assert call("list", 5, 0.5) == pytest.approx(0.0)
@@ -92,9 +95,19 @@ def test_settle_offset_is_learnt_per_kind() -> None:
     assert pacer.fastest_round_trip == pytest.approx({"get": 0.05, "list": 0.5})
 
 
+def test_the_settle_margin_keeps_a_charge_later_but_never_past_its_answer() -> None:
+    clock = FakeClock()
+    pacer = pacer_on(clock, learn_after=1, settle_margin_seconds=0.03)
+    for seconds, expected in ((0.1, 0.03), (0.2, 0.13), (0.01, 0.01)):
+        reservation, _ = pacer.reserve(5, "get" if seconds > 0.05 else "profile")
+        clock.now += seconds
+        pacer.settle(reservation)
+        assert reservation.charge.at - reservation.sent_at == pytest.approx(expected)
+
+
 def test_a_rate_limit_answer_falls_back_to_charging_at_the_answer() -> None:
     clock = FakeClock()
-    pacer = pacer_on(clock, margin_seconds=0.0)
+    pacer = pacer_on(clock, margin_seconds=0.0, settle_margin_seconds=0.0)
     reservation, _ = pacer.reserve(5, "get")
     clock.now += 0.2
     pacer.settle(reservation, throttled=True)
@@ -103,12 +116,12 @@ def test_a_rate_limit_answer_falls_back_to_charging_at_the_answer() -> None:
     clock.now += 0.2
     pacer.settle(reservation)
     # Both charges sit at their answers: 0.2 s and 0.4 s after the first send.
-    assert [at - 100.0 for at, _, _ in pacer._charges] == pytest.approx([0.2, 0.4])
+    assert [c.at - 100.0 for c in pacer.charges] == pytest.approx([0.2, 0.4])
 
 
 def test_answer_mode_is_the_old_charging() -> None:
     clock = FakeClock()
-    pacer = pacer_on(clock, margin_seconds=0.0, charge_at="answer")
+    pacer = pacer_on(clock, margin_seconds=0.0, settle_margin_seconds=0.0, charge_at="answer")
     reservation, _ = pacer.reserve(250, "batch")
     clock.now += 0.3
     pacer.settle(reservation)
@@ -166,6 +179,21 @@ def test_answer_time_charging_is_slower_than_send_time_on_the_same_calls() -> No
         return 20 * 250 / (clock.now - start)
 
     assert units_per_second("send") > 1.05 * units_per_second("answer")
+
+
+def test_another_kind_sees_a_charge_only_as_early_as_its_own_round_trip_allows() -> None:
+    """A small last batch is parsed faster than a full one, so a full batch's early charge
+    must not let it through early: it sees the charge at the answer less its own fastest."""
+    clock = FakeClock()
+    pacer = pacer_on(clock, margin_seconds=0.0, settle_margin_seconds=0.0, learn_after=1)
+    for kind, seconds in (("batch:10", 0.05), ("batch:50", 0.2)):
+        pacer.acquire(250, kind)
+        reservation, _ = pacer.reserve(250, kind)
+        clock.now += seconds
+        pacer.settle(reservation)
+    assert pacer.wait_needed(250, "batch:50") == pytest.approx(0.8)
+    assert pacer.wait_needed(250, "batch:10") == pytest.approx(0.95)
+    assert pacer.wait_needed(250, "never answered") == pytest.approx(1.0)
 
 
 # ---- against the sandbox -------------------------------------------------------------------------
