@@ -113,7 +113,12 @@ class QuotaPacer:
 
     def _counts_from(self, charge: Charge, kind: str) -> float:
         """When `charge` entered the window as a call of `kind` must see it."""
-        if charge.answer_at is None or charge.kind == kind:
+        if charge.answer_at is None:
+            return charge.at
+        if self.charge_at == "answer":
+            # After a refusal (or in the old mode) every charge counts from its answer.
+            return charge.answer_at
+        if charge.kind == kind:
             return charge.at
         # Another kind's charge: moved early only as far as `kind`'s own round trip allows.
         return max(charge.at, self._settled_at(charge.answer_at, charge.at, kind))
@@ -181,6 +186,10 @@ class QuotaPacer:
         charge = reservation.charge
         charge.answer_at = now
         charge.at = self._settled_at(now, reservation.sent_at, kind)
+        if not any(c is charge for c in self.charges):
+            # A call slower than the window: its reservation expired meanwhile, yet the
+            # provider may have metered it just now.
+            self.charges.append(charge)
         self._expire(now)
 
     def note_throttled(self) -> None:

@@ -119,6 +119,27 @@ def test_a_rate_limit_answer_falls_back_to_charging_at_the_answer() -> None:
     assert [c.at - 100.0 for c in pacer.charges] == pytest.approx([0.2, 0.4])
 
 
+def test_after_a_refusal_earlier_charges_count_from_their_answers_too() -> None:
+    clock = FakeClock()
+    pacer = pacer_on(clock, margin_seconds=0.0, settle_margin_seconds=0.0, learn_after=1)
+    reservation, _ = pacer.reserve(250, "batch")
+    clock.now += 0.3
+    pacer.settle(reservation)
+    assert pacer.wait_needed(5, "batch") == pytest.approx(0.7)
+    pacer.note_throttled()
+    assert pacer.wait_needed(5, "batch") == pytest.approx(1.0)
+
+
+def test_a_call_slower_than_the_window_still_counts_from_its_answer() -> None:
+    clock = FakeClock()
+    pacer = pacer_on(clock, margin_seconds=0.0, settle_margin_seconds=0.0)
+    reservation, _ = pacer.reserve(250, "batch")
+    clock.now += 1.5
+    assert pacer.used("batch") == 0
+    pacer.settle(reservation)
+    assert pacer.wait_needed(5, "batch") == pytest.approx(1.0)
+
+
 def test_answer_mode_is_the_old_charging() -> None:
     clock = FakeClock()
     pacer = pacer_on(clock, margin_seconds=0.0, settle_margin_seconds=0.0, charge_at="answer")
