@@ -63,10 +63,11 @@ CONNECTION_BUDGET_SECONDS = connection_budget(
 
 
 PARALLEL_ENV = "TOUCHPOINT_PARALLEL_CONNECTIONS"
-DEFAULT_PARALLEL_CONNECTIONS = 4
+DEFAULT_PARALLEL_CONNECTIONS = 20
 """Connections of a run that sync at once. Each waits mostly on its provider (latency, its own
-quota), so a tenant of many mailboxes takes about as long as its slowest one; a few threads
-per run keep the warehouse's write load modest (docs/benchmarks.md has the figures)."""
+quota: a mailbox at its quota ceiling is ~5% of a core), so a tenant's time is about
+`ceil(connections / parallel)` times one mailbox's until the CPU is the limit; 20 covers a
+tenant of 20 mailboxes in one wave (docs/benchmarks.md, "Pacing to the quota ceiling")."""
 
 
 def parallel_connections(raw: str) -> int:

@@ -105,7 +105,9 @@ class GoogleCalendarConnector:
                 self.stats.count_call(CALENDAR_GET_METHOD, 1)
                 return self._calendars.get(calendarId="primary").execute(num_retries=0)
 
-            calendar, error, _ = decode_json_object(self._session.call(send, 1))
+            calendar, error, _ = decode_json_object(
+                self._session.call(send, 1, CALENDAR_GET_METHOD)
+            )
             if calendar is None:
                 raise failure(ConnectionStatus.SYNC_ERROR, f"calendar_{error}")
             calendar_id = str(calendar.get("id") or "").strip().lower()
@@ -137,7 +139,7 @@ class GoogleCalendarConnector:
                 self.stats.count_call(LIST_METHOD, 1)
                 return self._events.list(**params).execute(num_retries=0)
 
-            page, error, _ = decode_json_object(self._session.call(send, 1))
+            page, error, _ = decode_json_object(self._session.call(send, 1, LIST_METHOD))
             if page is None:
                 raise failure(ConnectionStatus.SYNC_ERROR, f"list_{error}")
             page_items = page.get("items") or []
@@ -188,5 +190,5 @@ class GoogleCalendarConnector:
                     return None
                 raise
 
-        master, _, _ = decode_json_object(self._session.call(send, 1))
+        master, _, _ = decode_json_object(self._session.call(send, 1, GET_METHOD))
         return master or {}

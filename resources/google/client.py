@@ -19,9 +19,15 @@ from googleapiclient.errors import HttpError
 from googleapiclient.model import JsonModel
 
 from resources.backoff import Backoff
-from resources.google.errors import NETWORK_ERRORS, classify, is_retryable, retry_after_seconds
+from resources.google.errors import (
+    NETWORK_ERRORS,
+    classify,
+    is_rate_limit,
+    is_retryable,
+    retry_after_seconds,
+)
 from resources.google.settings import GoogleSettings
-from resources.rate_limit import QuotaPacer
+from resources.rate_limit import QuotaPacer, Reservation
 from vocabulary.connectors import ApiStats
 
 T = TypeVar("T")
@@ -57,15 +63,46 @@ def decode_json_object(content: Any) -> tuple[dict[str, Any] | None, str | None,
 
 
 class CountingHttp(httplib2.Http):
-    """An httplib2.Http that counts round trips (API calls, batches, token refreshes)."""
+    """An httplib2.Http that counts round trips (API calls, batches, token refreshes) and
+    tells `on_request` when one leaves."""
 
     def __init__(self, stats: ApiStats, timeout: float) -> None:
         super().__init__(timeout=timeout)
         self._stats = stats
+        self.on_request: Callable[[], None] = _nothing
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
         self._stats.http_requests += 1
+        self.on_request()
         return super().request(*args, **kwargs)
+
+
+def _nothing() -> None:
+    """No call is being paced."""
+
+
+class _Pacing:
+    """One call's quota: reserved when its first HTTP request leaves, not before `send` builds
+    it (building a batch of 50 takes tens of milliseconds that would otherwise widen every gap
+    between batches), and settled when `send` returns or raises."""
+
+    def __init__(self, session: GoogleApiSession, units: int, kind: str) -> None:
+        self.session = session
+        self.units = units
+        self.kind = kind
+        self.reservation: Reservation | None = None
+
+    def on_request(self) -> None:
+        # Only the first request reserves: a token refresh inside `send` comes before the call.
+        if self.reservation is None:
+            self.reservation, waited = self.session.pacer.reserve(self.units, self.kind)
+            self.session.stats.throttled_seconds += waited
+
+    def settle(self, throttled: bool) -> None:
+        if self.reservation is not None:
+            self.session.pacer.settle(self.reservation, throttled=throttled)
+        elif throttled:
+            self.session.pacer.note_throttled()
 
 
 class GoogleApiSession:
@@ -94,6 +131,7 @@ class GoogleApiSession:
         self.pacer = QuotaPacer(
             units_per_window,
             window_seconds=window_seconds,
+            charge_at=settings.quota_charge_at,
             clock=settings.clock,
             sleep=settings.sleep,
         )
@@ -111,8 +149,11 @@ class GoogleApiSession:
         """Closes kept-alive connections."""
         self.http.close()
 
-    def call(self, send: Callable[[], T], units: int) -> T:
+    def call(self, send: Callable[[], T], units: int, kind: str = "") -> T:
         """Runs `send` paced, retrying throttling and outages; other failures are classified.
+
+        `kind` names the call's method (and size), whose fastest round trip the pacer learns
+        (see QuotaPacer.settle); it defaults to the units.
 
         The failure is raised outside the `except` block so it carries no `__context__`: the
         provider's exception (and its text) never travels with it.
@@ -122,11 +163,17 @@ class GoogleApiSession:
             attempt += 1
             try:
                 self.ensure_token()
-                self.stats.throttled_seconds += self.pacer.acquire(units)
+                pacing = _Pacing(self, units, kind or str(units))
+                self.http.on_request = pacing.on_request
+                throttled = False
                 try:
                     return send()
+                except PROVIDER_ERRORS as exc:
+                    throttled = is_rate_limit(exc)
+                    raise
                 finally:
-                    self.pacer.record(units)
+                    self.http.on_request = _nothing
+                    pacing.settle(throttled)
             except PROVIDER_ERRORS as exc:
                 error: BaseException = exc
             if not is_retryable(error) or attempt >= self.max_attempts:

@@ -37,7 +37,7 @@ def _profile(settings: GoogleSettings, mailbox: MailboxCredentials, user_id: str
         def send() -> Any:
             return service.users().getProfile(userId=user_id).execute(num_retries=0)
 
-        profile, error, _ = decode_json_object(session.call(send, 1))
+        profile, error, _ = decode_json_object(session.call(send, 1, "gmail.users.getProfile"))
     finally:
         session.close()
     if profile is None:

@@ -20,7 +20,13 @@ from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest
 
 from resources.google.client import GoogleApiSession, UndecodedJsonModel, decode_json_object
-from resources.google.errors import classify, failure, is_retryable, retry_after_seconds
+from resources.google.errors import (
+    classify,
+    failure,
+    is_rate_limit,
+    is_retryable,
+    retry_after_seconds,
+)
 from resources.google.settings import MAX_BATCH_SIZE, GoogleSettings
 from vocabulary.connectors import ApiStats, MailChanges
 from vocabulary.records import SKIPPED_LABELS, RawMessage, Removal, removal_reason
@@ -194,8 +200,12 @@ class GoogleMailConnector:
         pending = deque(dict.fromkeys(message_ids))
         failed_attempts: dict[str, int] = {}
         failing_rounds = 0
+        # The listing's units are still in the window: the first batch takes the room left
+        # rather than waiting most of a window for a full one.
+        size = max(1, min(self._batch_size, self._session.pacer.room() // QUOTA_COSTS[GET_METHOD]))
         while pending:
-            chunk = [pending.popleft() for _ in range(min(self._batch_size, len(pending)))]
+            chunk = [pending.popleft() for _ in range(min(size, len(pending)))]
+            size = self._batch_size
             outcomes = self._fetch_chunk(chunk)
             retry: list[tuple[str, BaseException]] = []
             retry_after: float | None = None
@@ -211,6 +221,9 @@ class GoogleMailConnector:
                 failed_attempts[message_id] = failed_attempts.get(message_id, 0) + 1
                 if not is_retryable(error) or failed_attempts[message_id] >= self._max_attempts:
                     raise classify(error) from None
+                if is_rate_limit(error):
+                    # A batch part refused for rate: the batch's charge was settled too early.
+                    self._session.pacer.note_throttled()
                 retry.append((message_id, error))
                 wait = retry_after_seconds(error) if isinstance(error, HttpError) else None
                 if wait is not None:
@@ -284,7 +297,7 @@ class GoogleMailConnector:
                     return None
                 raise
 
-        content = self._session.call(send, QUOTA_COSTS[method])
+        content = self._session.call(send, QUOTA_COSTS[method], method)
         if content is None:
             return None
         page = _decode_message("", content)
@@ -355,7 +368,7 @@ class GoogleMailConnector:
             batch.execute()
 
         try:
-            self._session.call(send, QUOTA_COSTS[GET_METHOD] * len(chunk))
+            self._session.call(send, QUOTA_COSTS[GET_METHOD] * len(chunk), f"batch:{len(chunk)}")
         except _BATCH_ENVELOPE_ERRORS:
             outcomes.clear()
         for message_id in chunk:
@@ -375,7 +388,7 @@ class GoogleMailConnector:
                     return None
                 raise
 
-        content = self._session.call(send, QUOTA_COSTS[GET_METHOD])
+        content = self._session.call(send, QUOTA_COSTS[GET_METHOD], GET_METHOD)
         if content is None:
             return _Outcome(vanished=True)
         return _Outcome(message=_decode_message(message_id, content))

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from resources.rate_limit import ChargeAt
+
 GMAIL_QUOTA_UNITS_PER_SECOND = 250
 """Gmail's per-user quota (new projects get 100)."""
 MAX_BATCH_SIZE = 100
@@ -43,6 +45,8 @@ class GoogleSettings:
     quota_units_per_second: int = GMAIL_QUOTA_UNITS_PER_SECOND
     calendar_requests_per_minute: int = CALENDAR_REQUESTS_PER_MINUTE
     calendar_page_size: int = CALENDAR_PAGE_SIZE
+    quota_charge_at: ChargeAt = "send"
+    """When the pacer charges a call (resources/rate_limit.py); "answer" is the old, slower way."""
     max_attempts: int = 8
     max_retry_wait_seconds: float = 60.0
     timeout_seconds: float = 30.0

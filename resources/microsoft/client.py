@@ -45,7 +45,7 @@ from resources.microsoft.settings import (
     WINDOW_SECONDS,
     GraphSettings,
 )
-from resources.rate_limit import QuotaPacer
+from resources.rate_limit import ChargeAt, QuotaPacer
 from vocabulary.connectors import ApiStats
 from vocabulary.status import ConnectionFailure, ConnectionStatus
 
@@ -134,6 +134,7 @@ class GraphClient:
         timeout_seconds: float = 30.0,
         requests_per_window: int = REQUESTS_PER_WINDOW,
         window_seconds: float = WINDOW_SECONDS,
+        charge_at: ChargeAt = "send",
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -144,7 +145,11 @@ class GraphClient:
         self.max_attempts = max(1, max_attempts)
         self.backoff = Backoff(max_retry_wait_seconds, sleep=sleep, rng=rng)
         self.pacer = QuotaPacer(
-            requests_per_window, window_seconds=window_seconds, clock=clock, sleep=sleep
+            requests_per_window,
+            window_seconds=window_seconds,
+            charge_at=charge_at,
+            clock=clock,
+            sleep=sleep,
         )
         self._timeout = timeout_seconds
         self._origin = urlsplit(self.base_url)[:2]
@@ -265,10 +270,12 @@ class GraphClient:
             token = self.tokens.access_token(force_refresh=force_refresh)
         except TokenUnavailable as unavailable:
             return None, unavailable.failure, unavailable.retryable
-        self.stats.throttled_seconds += self.pacer.acquire(calls)
+        reservation, waited = self.pacer.reserve(calls, f"{method}:{calls}")
+        self.stats.throttled_seconds += waited
         for _ in range(calls):
             self.stats.count_call(method, 1)
         self.stats.http_requests += 1
+        status: int | None = None
         try:
             response = self._session.request(
                 verb,
@@ -282,12 +289,14 @@ class GraphClient:
                 timeout=self._timeout,
             )
             content = response.content
+            status = response.status_code
         except NETWORK_ERRORS as exc:
             network: ConnectionFailure | None = classify_exception(exc)
         else:
             network = None
         finally:
-            self.pacer.record(calls)
+            # A 429 means our view of Graph's window was wrong: charge at answers from now on.
+            self.pacer.settle(reservation, throttled=status == 429)
         if network is not None:
             return None, network, True
         parsed, text, error = _decode(content)
@@ -352,6 +361,9 @@ class GraphClient:
                     or self.backoff.too_long(wait)
                 ):
                     raise self._explain_denial(problem) from None
+                if answer.status == 429:
+                    # A part refused for rate: the batch's charge was settled too early.
+                    self.pacer.note_throttled()
                 retry.append(request_id)
                 if wait is not None:
                     retry_after = max(retry_after or 0.0, wait)
@@ -443,6 +455,7 @@ def open_graph_client(
         timeout_seconds=settings.timeout_seconds,
         requests_per_window=settings.requests_per_ten_minutes,
         window_seconds=settings.throttle_window_seconds,
+        charge_at=settings.quota_charge_at,
         sleep=settings.sleep,
         clock=settings.clock,
         rng=settings.rng,

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from resources.rate_limit import ChargeAt
+
 MICROSOFT_LOGIN_URL = "https://login.microsoftonline.com"
 """msal only accepts https authorities; requests to this root are rewritten to `login_base_url`."""
 DEFAULT_TENANT = "organizations"
@@ -45,6 +47,8 @@ class GraphSettings:
     batch_size: int = MAX_BATCH_SIZE
     requests_per_ten_minutes: int = REQUESTS_PER_WINDOW
     throttle_window_seconds: float = WINDOW_SECONDS
+    quota_charge_at: ChargeAt = "send"
+    """When the pacer charges a call (resources/rate_limit.py); "answer" is the old, slower way."""
     max_attempts: int = 8
     max_retry_wait_seconds: float = 60.0
     timeout_seconds: float = 30.0
