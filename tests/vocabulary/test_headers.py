@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from vocabulary import headers
 from vocabulary.headers import (
     decode_encoded_words,
     parse_address_list,
@@ -139,3 +140,27 @@ def test_message_id_forms() -> None:
 def test_unfold() -> None:
     assert unfold("a\r\n b\n\tc") == ("a b\tc", False)
     assert unfold("a\r\nBcc: evil@x.example") == ("a Bcc: evil@x.example", True)
+
+
+def test_a_cached_address_list_comes_back_fresh_and_equal() -> None:
+    value = '"Smith, Jo" <Jo@B.example>, =?UTF-8?B?SsO8cmdlbg==?= <j@c.example>; x@d.example'
+    first = parse_address_list("To", value)
+    first.addresses.clear()
+    first.defects.append("caller's own note")
+    again = parse_address_list("to", value)
+    assert again.addresses == [
+        ("Smith, Jo", "jo@b.example"),
+        ("Jürgen", "j@c.example"),
+        (None, "x@d.example"),
+    ]
+    assert again.defects == ["to: ';' used as address separator"]
+    assert again == headers._parse_address_list("to", value)
+
+
+def test_a_huge_address_list_is_parsed_without_the_cache() -> None:
+    value = ", ".join(f"user{n}@example.com" for n in range(200))
+    assert len(value) > headers.ADDRESS_CACHE_MAX_CHARS
+    before = headers._parse_address_list_cached.cache_info().currsize
+    parsed = parse_address_list("cc", value)
+    assert len(parsed.addresses) == 200
+    assert headers._parse_address_list_cached.cache_info().currsize == before
