@@ -138,7 +138,7 @@ def parse_address_list(header: str, value: str) -> ParsedAddresses:
 
     Garbage entries are dropped and named in the defects; group syntax, comments, quoted
     display names and encoded words in display names are handled by the registry. Repeated
-    addresses are kept once. The registry costs ~0.4 ms per value, so a value seen before is
+    addresses are kept once. The registry costs ~0.2 ms per value, so a value seen before is
     answered from a cache (the parse depends on nothing but the label and the value).
     """
     label = header.lower()
@@ -184,6 +184,8 @@ def _parse_simple_address_list(value: str) -> ParsedAddresses | None:
             return None
         address = normalize_address(match["angle"] or match["bare"])
         if address is None:
+            # A dot-atom address always passes; should the address rule ever tighten, the
+            # registry path names what it drops.
             return None
         if all(address != known for _, known in result.addresses):
             name = match["phrase"] or match["quoted"] or ""
