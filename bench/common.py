@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -45,13 +46,41 @@ class RunFigures:
     """Per-message fetch calls (Gmail messages.get, Graph message GETs incl. $batch parts)."""
     written: int = 0
     """Rows this run added to raw_emails."""
+    client_cpu: float = 0.0
+    """CPU seconds of this process (Touchpoint's side: client, parsing, row building)."""
+    sandbox_cpu: float = 0.0
+    """CPU seconds of the sandbox's process: the providers' side, which shares the machine."""
 
     @property
     def per_second(self) -> float:
         return self.messages / self.seconds if self.seconds else 0.0
 
-    def per_message(self, value: int) -> float:
+    def per_message(self, value: float) -> float:
         return value / self.messages if self.messages else 0.0
+
+
+@dataclass
+class CpuClock:
+    """CPU time of this process and of the sandbox's, between `start` and `stop`."""
+
+    sandbox_pid: int
+    _client: float = 0.0
+    _sandbox: float = 0.0
+
+    def start(self) -> None:
+        self._client, self._sandbox = time.process_time(), process_cpu_seconds(self.sandbox_pid)
+
+    def stop(self, figures: RunFigures) -> RunFigures:
+        figures.client_cpu = time.process_time() - self._client
+        figures.sandbox_cpu = process_cpu_seconds(self.sandbox_pid) - self._sandbox
+        return figures
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of another process, all threads (Linux `/proc/<pid>/stat`)."""
+    # Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -170,11 +199,13 @@ def touchpoint_run(
     workload: dict,
     warehouse: Warehouse,
     registry: Registry,
+    cpu: CpuClock,
 ) -> RunFigures:
     tenant, window = tenant_window(workload)
     factory = connector_factory(registry, base_url, workload)
     client.reset_stats()
     sync = TenantSync(registry, EmailWindowSync(warehouse, factory.mail))
+    cpu.start()
     t0 = time.perf_counter()
     result = sync.sync(tenant, window, run_id=name, explicit_backfill=True)
     seconds = time.perf_counter() - t0
@@ -184,7 +215,7 @@ def touchpoint_run(
     held = result.total("synced") + result.total("already_held")
     figures = RunFigures(name, held, seconds, *sandbox_totals(client, bench.fetch_methods))
     figures.written = result.total("synced")
-    return figures
+    return cpu.stop(figures)
 
 
 def naive_run(
@@ -194,14 +225,16 @@ def naive_run(
     workload: dict,
     warehouse: Warehouse,
     registry: Registry,
+    cpu: CpuClock,
 ) -> RunFigures:
     tenant, window = tenant_window(workload)
     client.reset_stats()
+    cpu.start()
     t0 = time.perf_counter()
     synced = bench.naive(client, base_url, workload, warehouse, registry, tenant, window)
     seconds = time.perf_counter() - t0
     totals = sandbox_totals(client, bench.fetch_methods)
-    return RunFigures("naive baseline", synced, seconds, *totals, written=synced)
+    return cpu.stop(RunFigures("naive baseline", synced, seconds, *totals, written=synced))
 
 
 def tenant_window(workload: dict) -> tuple[str, SyncWindow]:
@@ -212,7 +245,8 @@ def tenant_window(workload: dict) -> tuple[str, SyncWindow]:
 def print_table(runs: list[RunFigures], columns: tuple[Column, ...]) -> None:
     head = (
         f"{'run':<26}{'messages':>9}{'seconds':>9}{'msg/s':>9}{'HTTP/msg':>10}"
-        f"{'calls/msg':>10}{'fetches':>8}" + "".join(f"{c.header:>17}" for c in columns)
+        f"{'calls/msg':>10}{'fetches':>8}{'cpu ms/msg':>11}{'sandbox ms/msg':>15}"
+        + "".join(f"{c.header:>17}" for c in columns)
     )
     print(head)
     print("-" * len(head))
@@ -220,12 +254,20 @@ def print_table(runs: list[RunFigures], columns: tuple[Column, ...]) -> None:
         print(
             f"{r.name:<26}{r.messages:>9}{r.seconds:>9.2f}{r.per_second:>9.0f}"
             f"{r.per_message(r.http_requests):>10.3f}{r.per_message(r.api_calls):>10.3f}"
-            f"{r.fetches:>8}" + "".join(f"{c.value(r):>17}" for c in columns)
+            f"{r.fetches:>8}{r.per_message(r.client_cpu) * 1000:>11.3f}"
+            f"{r.per_message(r.sandbox_cpu) * 1000:>15.3f}"
+            + "".join(f"{c.value(r):>17}" for c in columns)
         )
 
 
 def compare(
-    bench: Benchmark, client: SandboxClient, base_url: str, workload: dict, server: Any, ms: float
+    bench: Benchmark,
+    client: SandboxClient,
+    base_url: str,
+    workload: dict,
+    server: Any,
+    ms: float,
+    cpu: CpuClock,
 ) -> bool:
     """Touchpoint, Touchpoint again on the same partition, and the naive baseline at one
     simulated latency; prints their table and ratios; True when the runs agree."""
@@ -237,11 +279,11 @@ def compare(
     fast_wh, fast_reg = load_registry(create_database(server, f"fast_{slug}"), workload)
     naive_wh, naive_reg = load_registry(create_database(server, f"naive_{slug}"), workload)
     runs = [
-        touchpoint_run("touchpoint", client, bench, base_url, workload, fast_wh, fast_reg),
+        touchpoint_run("touchpoint", client, bench, base_url, workload, fast_wh, fast_reg, cpu),
         touchpoint_run(
-            "touchpoint, same partition", client, bench, base_url, workload, fast_wh, fast_reg
+            "touchpoint, same partition", client, bench, base_url, workload, fast_wh, fast_reg, cpu
         ),
-        naive_run(client, bench, base_url, workload, naive_wh, naive_reg),
+        naive_run(client, bench, base_url, workload, naive_wh, naive_reg, cpu),
     ]
     fast_wh.dispose()
     naive_wh.dispose()
@@ -252,7 +294,9 @@ def compare(
         f"touchpoint vs naive ({bench.naive_label}): "
         f"{fast.per_second / naive.per_second:.1f}x messages/s, "
         f"{naive.per_message(naive.http_requests) / fast.per_message(fast.http_requests):.1f}x "
-        f"fewer HTTP requests per message"
+        f"fewer HTTP requests per message, "
+        f"{naive.client_cpu / naive.messages / (fast.client_cpu / fast.messages):.1f}x less "
+        f"client CPU per message"
     )
     print(
         f"second run of the same partition: {again.fetches} message fetches, "
@@ -273,6 +317,7 @@ def main(bench: Benchmark, description: str, argv: list[str] | None) -> int:
     proc, base_url = start_sandbox(bench.provider, args.mailboxes, args.messages_per_mailbox)
     try:
         client = SandboxClient(base_url)
+        cpu = CpuClock(proc.pid)
         workload = client.workload()
         total = sum(m["message_count"] for m in workload["mailboxes"])
         print(
@@ -285,10 +330,11 @@ def main(bench: Benchmark, description: str, argv: list[str] | None) -> int:
             # One untimed pass first, so no measured run pays the process's one-time costs
             # (imports, first connections, msal's discovery).
             warm_wh, warm_reg = load_registry(create_database(server, "warm_up"), workload)
-            touchpoint_run("warm-up", client, bench, base_url, workload, warm_wh, warm_reg)
+            touchpoint_run("warm-up", client, bench, base_url, workload, warm_wh, warm_reg, cpu)
             warm_wh.dispose()
             sound = [
-                compare(bench, client, base_url, workload, server, ms) for ms in args.latency_ms
+                compare(bench, client, base_url, workload, server, ms, cpu)
+                for ms in args.latency_ms
             ]
     finally:
         proc.terminate()

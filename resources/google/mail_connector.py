@@ -102,6 +102,19 @@ def _fold_history_record(record: dict[str, Any], state: dict[str, str | None]) -
                 state[mid] = removal_reason(labels)
 
 
+def _gmail(http: Any, base: str) -> Any:
+    """Gmail's service object over `http`, from the discovery document in the package."""
+    return build(
+        "gmail",
+        "v1",
+        http=http,
+        static_discovery=True,
+        cache_discovery=False,
+        client_options={"api_endpoint": base + "/"},
+        model=UndecodedJsonModel(),
+    )
+
+
 def _decode_message(message_id: str, content: Any) -> RawMessage:
     """A message body as RawMessage; unusable JSON becomes `payload=None` for quarantine."""
     payload, error, text = decode_json_object(content)
@@ -151,19 +164,16 @@ class GoogleMailConnector:
             refresh_token, settings, stats=self.stats, units_per_window=quota_units_per_second
         )
         self._credentials = self._session.credentials
-        self._service = build(
-            "gmail",
-            "v1",
-            http=self._session.authorized_http,
-            static_discovery=True,
-            cache_discovery=False,
-            client_options={"api_endpoint": base + "/"},
-            model=UndecodedJsonModel(),
-        )
+        self._service = _gmail(self._session.authorized_http, base)
         # Building a resource object re-creates every method from the discovery document
         # (about 1.5 ms); doing it once instead of per message halves the sync's CPU time.
         self._users = self._service.users()
         self._messages = self._users.messages()
+        # Batch parts are built on the plain transport, so none carries its own Authorization
+        # header: Google applies the outer batch request's headers to every part (the batch is
+        # sent, refreshed and retried on a 401 through the authorised one). A part without the
+        # header costs about a third less to serialise, and the server reads one token per batch.
+        self._part_messages = _gmail(self._session.http, base).users().messages()
 
     def __repr__(self) -> str:
         return f"GoogleMailConnector(owner_email={self.owner_email!r})"
@@ -339,8 +349,9 @@ class GoogleMailConnector:
             removed={mid: reason for mid, reason in state.items() if reason is not None},
         )
 
-    def _get_request(self, message_id: str) -> Any:
-        return self._messages.get(
+    def _get_request(self, message_id: str, *, batched: bool = False) -> Any:
+        messages = self._part_messages if batched else self._messages
+        return messages.get(
             userId=self.owner_email,
             id=message_id,
             format="metadata",
@@ -363,9 +374,9 @@ class GoogleMailConnector:
             outcomes.clear()
             batch = BatchHttpRequest(callback=on_answer, batch_uri=self._batch_uri)
             for message_id in chunk:
-                batch.add(self._get_request(message_id), request_id=message_id)
+                batch.add(self._get_request(message_id, batched=True), request_id=message_id)
                 self.stats.count_call(GET_METHOD, QUOTA_COSTS[GET_METHOD])
-            batch.execute()
+            batch.execute(http=self._session.authorized_http)
 
         try:
             self._session.call(send, QUOTA_COSTS[GET_METHOD] * len(chunk), f"batch:{len(chunk)}")

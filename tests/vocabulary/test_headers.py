@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import pytest
 
+from vocabulary import headers
 from vocabulary.headers import (
     decode_encoded_words,
     parse_address_list,
@@ -139,3 +141,128 @@ def test_message_id_forms() -> None:
 def test_unfold() -> None:
     assert unfold("a\r\n b\n\tc") == ("a b\tc", False)
     assert unfold("a\r\nBcc: evil@x.example") == ("a Bcc: evil@x.example", True)
+
+
+def test_a_cached_address_list_comes_back_fresh_and_equal() -> None:
+    value = '"Smith, Jo" <Jo@B.example>, =?UTF-8?B?SsO8cmdlbg==?= <j@c.example>; x@d.example'
+    first = parse_address_list("To", value)
+    first.addresses.clear()
+    first.defects.append("caller's own note")
+    again = parse_address_list("to", value)
+    assert again.addresses == [
+        ("Smith, Jo", "jo@b.example"),
+        ("Jürgen", "j@c.example"),
+        (None, "x@d.example"),
+    ]
+    assert again.defects == ["to: ';' used as address separator"]
+    assert again == headers._parse_address_list("to", value)
+
+
+def test_a_huge_address_list_is_parsed_without_the_cache() -> None:
+    value = ", ".join(f"user{n}@example.com" for n in range(200))
+    assert len(value) > headers.ADDRESS_CACHE_MAX_CHARS
+    before = headers._parse_address_list_cached.cache_info().currsize
+    parsed = parse_address_list("cc", value)
+    assert len(parsed.addresses) == 200
+    assert headers._parse_address_list_cached.cache_info().currsize == before
+
+
+TRICKY_ADDRESS_LISTS = [
+    "a@b.example",
+    "John Smith <J.Smith@B.example>",
+    '"Smith, John" <j@b.example>, x@y.example',  # quoted comma
+    '"" <a@b.example>',
+    '" padded " <a@b.example>',
+    "O'Brien-Ng <o@b.example>, o@B.example",  # repeat, other case
+    "Jo  Smith <a@b.example>",  # two spaces
+    "J. Smith <a@b.example>",  # obsolete phrase
+    '"Smith \\"JJ\\" John" <a@b.example>',  # escaped quotes
+    "=?UTF-8?B?SsO8cmdlbg==?= <j@b.example>",  # encoded word
+    '"=?UTF-8?B?SsO8cmdlbg==?=" <j@b.example>',  # encoded word in quotes
+    "=?x-unknown?B?SGVsbG8=?= <a@b.example>",
+    "undisclosed-recipients:;",  # empty group
+    "Team: a@b.example, C <c@d.example>;",  # group
+    "a@b.example (comment)",
+    "Jürgen <j@bücher.example>",  # non-ASCII name, IDN
+    "j@xn--bcher-kva.example",
+    "a@b.example,",  # empty last entry
+    "a@b.example,, c@d.example",
+    "a@b.example; c@d.example",  # Outlook separator
+    "<a@b.example>",
+    "< a@b.example >",
+    "Name<a@b.example>",
+    "a@b.example  ,c@d.example",
+    "johndoe",  # no domain
+    "a@@b.example",
+    "a@b..example",
+    ".a@b.example",
+    "x@",
+    "Name <a@b.example",  # unclosed
+    '"unclosed <a@b.example>',
+    "a@b.example\t, c@d.example",
+    "",
+]
+
+
+@pytest.mark.parametrize("value", TRICKY_ADDRESS_LISTS)
+def test_the_fast_path_equals_the_registry_on_tricky_lists(value: str) -> None:
+    assert parse_address_list("to", value) == headers._parse_with_registry("to", value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a@b.example",
+        "John Smith <J.Smith@B.example>, O'Brien-Ng <o@b.example>",
+        '"Smith, John" <j@b.example>,x@y.example',
+    ],
+)
+def test_plain_lists_skip_the_registry(value: str) -> None:
+    assert headers._parse_simple_address_list(value) == headers._parse_with_registry("to", value)
+
+
+def test_the_fast_path_equals_the_registry_on_random_lists() -> None:
+    """Lists drawn from address syntax and its troublemakers: wherever the fast path answers,
+    it answers what the registry does."""
+    rng = random.Random(5322)
+
+    def pick(plain: list[str], odd: list[str]) -> str:
+        return rng.choice(odd if rng.random() < 0.12 else plain)
+
+    words = (
+        ["Bo", "o'n", "a=b", "x?", "Q-z"],
+        ["J.", "é", "(c)", "a\\b", ":", "@", "=?utf-8?q?x?="],
+    )
+    quoted = (
+        ["", " ", "a, b", "a  b", "(c)", "<x@y>", ";", "x"],
+        ['\\"', "é", "\t", "=?utf-8?q?x?="],
+    )
+    locals_ = (["a", "A.b", "o'n", "x+y"], [".a", "a..b", '"q"', "é", ""])
+    domains = (["b.example", "B.EXAMPLE", "b"], ["b..c", ".b", "bücher.example", "[1.2.3.4]", ""])
+    separators = ([", ", ",", " , ", " ,"], [",,", "; ", " ", ",\t", "  ,  "])
+    gaps = (["", " "], ["  ", "\t"])
+
+    def entry() -> str:
+        address = f"{pick(*locals_)}@{pick(*domains)}"
+        shape = rng.random()
+        if shape < 0.3:
+            return address
+        angle = f"<{address}>" if rng.random() < 0.9 else f"< {address} >"
+        if shape < 0.65:
+            name = pick(*words)
+            for _ in range(rng.randint(0, 2)):
+                name += pick([" "], ["  ", "\t", "."]) + pick(*words)
+        else:
+            name = f'"{pick(*quoted)}{rng.choice(["", "x", " y "])}"'
+        return name + pick(*gaps) + angle
+
+    answered = 0
+    for _ in range(3000):
+        value = entry()
+        for _ in range(rng.randint(0, 3)):
+            value += pick(*separators) + entry()
+        fast = headers._parse_simple_address_list(value)
+        if fast is not None:
+            answered += 1
+            assert fast == headers._parse_with_registry("cc", value), value
+    assert answered > 300

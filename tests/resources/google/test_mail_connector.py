@@ -120,6 +120,33 @@ def test_fetches_every_message_in_batches_of_at_most_50(
     assert connector.stats.http_requests == 2 + sandbox["batch_requests"]
 
 
+def test_batch_parts_carry_no_token_of_their_own(
+    server: SandboxServer, mailbox: Mailbox, window: SyncWindow
+) -> None:
+    """Google applies the outer batch request's Authorization to every part, so the parts leave
+    it out (less to serialise); each batch still goes out signed with the current token."""
+    connector = make_connector(server, mailbox)
+    ids = connector.list_message_ids(window)
+    http = connector._session.http
+    sent: list[tuple[Any, Any]] = []
+    send = http.request
+
+    def watch(uri: str, method: str = "GET", body: Any = None, headers: Any = None, **kw: Any):
+        sent.append((body, headers))
+        return send(uri, method, body=body, headers=headers, **kw)
+
+    http.request = watch  # type: ignore[method-assign]
+    fetched = [m.provider_message_id for m in connector.fetch_messages(ids[:60])]
+    assert fetched == ids[:60]
+    batches = [(body, headers) for body, headers in sent if body and "multipart" in str(headers)]
+    assert len(batches) == 2
+    token = connector._credentials.token
+    for body, headers in batches:
+        assert body.count("GET /gmail/v1/users/") in (50, 10)
+        assert "authorization" not in body.lower()
+        assert headers["authorization"] == f"Bearer {token}"
+
+
 def test_fetches_only_the_ids_asked_for(
     server: SandboxServer, mailbox: Mailbox, window: SyncWindow
 ) -> None:
