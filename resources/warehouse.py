@@ -41,6 +41,8 @@ from resources.settings import create_private
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CHUNK_ROWS = 5_000
+POSTGRES_POOL_SIZE = 5
+POSTGRES_POOL_OVERFLOW = 25
 POSTGRES_CHUNK_ROWS = 20_000
 IN_LOOKUP_CHUNK = 500
 MIGRATION_LOCK_KEY = 0x7470_6D69_6772  # "tpmigr": one advisory lock per database
@@ -176,6 +178,11 @@ class Warehouse:
             self.url,
             hide_parameters=True,
             pool_pre_ping=True,
+            # A run's connection threads (TOUCHPOINT_PARALLEL_CONNECTIONS, 20 by default) may each
+            # hold a connection while they write; connections past pool_size close when handed
+            # back, so the higher cap costs nothing while the run is quiet.
+            pool_size=POSTGRES_POOL_SIZE,
+            max_overflow=POSTGRES_POOL_OVERFLOW,
             connect_args={"options": "-c timezone=UTC", "application_name": "touchpoint"},
         )
 

@@ -141,8 +141,10 @@ def test_batch_parts_carry_no_token_of_their_own(
     batches = [(body, headers) for body, headers in sent if body and "multipart" in str(headers)]
     assert len(batches) == 2
     token = connector._credentials.token
+    # The first batch takes the room the listing left in the quota window, so sizes vary.
+    assert sum(body.count("GET /gmail/v1/users/") for body, _ in batches) == 60
     for body, headers in batches:
-        assert body.count("GET /gmail/v1/users/") in (50, 10)
+        assert 0 < body.count("GET /gmail/v1/users/") <= 50
         assert "authorization" not in body.lower()
         assert headers["authorization"] == f"Bearer {token}"
 
