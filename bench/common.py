@@ -8,6 +8,7 @@ Google and Microsoft resources, TenantSync, EmailWindowSync), only without Dagst
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assets.email_sync import EmailWindowSync
+from assets.partition_sync import PARALLEL_CONNECTIONS, PARALLEL_ENV
 from assets.tenant_sync import TenantSync
 from resources.connectors import ConnectorFactory
 from resources.google.resource import GoogleWorkspaceResource
@@ -102,12 +104,22 @@ class Benchmark:
     naive: NaiveRun
     naive_label: str
     columns: tuple[Column, ...] = ()
+    variants: tuple[tuple[str, dict[str, Any]], ...] = ()
+    """Touchpoint again with some of its provider settings changed, `(label, {setting: value})`:
+    what one of its choices is worth, measured in the same run."""
 
 
 def parse_args(description: str, argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--mailboxes", type=int, default=5)
     parser.add_argument("--messages-per-mailbox", type=int, default=1100)
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=PARALLEL_CONNECTIONS,
+        help="connections synced at once, as the asset does "
+        f"(default: {PARALLEL_ENV} or {PARALLEL_CONNECTIONS})",
+    )
     parser.add_argument(
         "--latency-ms",
         type=float,
@@ -144,9 +156,7 @@ def start_sandbox(
     return proc, proc.stdout.readline().strip()
 
 
-def load_registry(
-    url: str, workload: dict, key: str | None = None
-) -> tuple[Warehouse, Registry]:
+def load_registry(url: str, workload: dict, key: str | None = None) -> tuple[Warehouse, Registry]:
     """A migrated warehouse holding the workload's tenants and connections; tokens encrypted
     with `key` (a code location that must open them is given the same key) or a fresh one."""
     warehouse = Warehouse(url)
@@ -169,9 +179,12 @@ def load_registry(
     return warehouse, registry
 
 
-def connector_factory(registry: Registry, base_url: str, workload: dict) -> ConnectorFactory:
-    """The resources the code location builds, pointed at the sandbox. Client-side Gmail quota
-    pacing is off: it would make both paths wait on the same quota ceiling."""
+def connector_factory(
+    registry: Registry, base_url: str, workload: dict, overrides: dict[str, Any] | None = None
+) -> ConnectorFactory:
+    """The resources the code location builds, pointed at the sandbox, with `overrides` of the
+    benchmarked provider's settings. Client-side Gmail quota pacing is off: it would make both
+    paths wait on the same quota ceiling."""
     google = GoogleWorkspaceResource(
         base_url=base_url, quota_units_per_second=10**9, **workload["google_client"]
     )
@@ -180,9 +193,13 @@ def connector_factory(registry: Registry, base_url: str, workload: dict) -> Conn
         login_base_url=base_url,
         **workload["microsoft_client"],
     )
-    return ConnectorFactory(
-        registry.connections, {"google": google.settings(), "microsoft": microsoft.settings()}
-    )
+    settings = {"google": google.settings(), "microsoft": microsoft.settings()}
+    for provider, provider_settings in settings.items():
+        known = {f.name for f in dataclasses.fields(provider_settings)}
+        settings[provider] = dataclasses.replace(
+            provider_settings, **{k: v for k, v in (overrides or {}).items() if k in known}
+        )
+    return ConnectorFactory(registry.connections, settings)
 
 
 def sandbox_totals(client: SandboxClient, fetch_methods: tuple[str, ...]) -> tuple[int, ...]:
@@ -200,11 +217,13 @@ def touchpoint_run(
     warehouse: Warehouse,
     registry: Registry,
     cpu: CpuClock,
+    parallel: int,
+    overrides: dict[str, Any] | None = None,
 ) -> RunFigures:
     tenant, window = tenant_window(workload)
-    factory = connector_factory(registry, base_url, workload)
+    factory = connector_factory(registry, base_url, workload, overrides)
     client.reset_stats()
-    sync = TenantSync(registry, EmailWindowSync(warehouse, factory.mail))
+    sync = TenantSync(registry, EmailWindowSync(warehouse, factory.mail), parallel=parallel)
     cpu.start()
     t0 = time.perf_counter()
     result = sync.sync(tenant, window, run_id=name, explicit_backfill=True)
@@ -243,8 +262,9 @@ def tenant_window(workload: dict) -> tuple[str, SyncWindow]:
 
 
 def print_table(runs: list[RunFigures], columns: tuple[Column, ...]) -> None:
+    width = max(26, *(len(r.name) + 1 for r in runs))
     head = (
-        f"{'run':<26}{'messages':>9}{'seconds':>9}{'msg/s':>9}{'HTTP/msg':>10}"
+        f"{'run':<{width}}{'messages':>9}{'seconds':>9}{'msg/s':>9}{'HTTP/msg':>10}"
         f"{'calls/msg':>10}{'fetches':>8}{'cpu ms/msg':>11}{'sandbox ms/msg':>15}"
         + "".join(f"{c.header:>17}" for c in columns)
     )
@@ -252,7 +272,7 @@ def print_table(runs: list[RunFigures], columns: tuple[Column, ...]) -> None:
     print("-" * len(head))
     for r in runs:
         print(
-            f"{r.name:<26}{r.messages:>9}{r.seconds:>9.2f}{r.per_second:>9.0f}"
+            f"{r.name:<{width}}{r.messages:>9}{r.seconds:>9.2f}{r.per_second:>9.0f}"
             f"{r.per_message(r.http_requests):>10.3f}{r.per_message(r.api_calls):>10.3f}"
             f"{r.fetches:>8}{r.per_message(r.client_cpu) * 1000:>11.3f}"
             f"{r.per_message(r.sandbox_cpu) * 1000:>15.3f}"
@@ -268,6 +288,7 @@ def compare(
     server: Any,
     ms: float,
     cpu: CpuClock,
+    parallel: int,
 ) -> bool:
     """Touchpoint, Touchpoint again on the same partition, and the naive baseline at one
     simulated latency; prints their table and ratios; True when the runs agree."""
@@ -279,17 +300,29 @@ def compare(
     fast_wh, fast_reg = load_registry(create_database(server, f"fast_{slug}"), workload)
     naive_wh, naive_reg = load_registry(create_database(server, f"naive_{slug}"), workload)
     runs = [
-        touchpoint_run("touchpoint", client, bench, base_url, workload, fast_wh, fast_reg, cpu),
         touchpoint_run(
-            "touchpoint, same partition", client, bench, base_url, workload, fast_wh, fast_reg, cpu
+            "touchpoint", client, bench, base_url, workload, fast_wh, fast_reg, cpu, parallel
         ),
-        naive_run(client, bench, base_url, workload, naive_wh, naive_reg, cpu),
+        touchpoint_run(
+            "touchpoint, same partition",
+            *(client, bench, base_url, workload, fast_wh, fast_reg, cpu, parallel),
+        ),
     ]
+    for label, overrides in bench.variants:
+        wh, reg = load_registry(create_database(server, f"{slug}_{len(runs)}"), workload)
+        runs.append(
+            touchpoint_run(
+                f"touchpoint, {label}",
+                *(client, bench, base_url, workload, wh, reg, cpu, parallel, overrides),
+            )
+        )
+        wh.dispose()
+    runs.append(naive_run(client, bench, base_url, workload, naive_wh, naive_reg, cpu))
     fast_wh.dispose()
     naive_wh.dispose()
     print(f"\n-- {ms:g} ms added to every HTTP answer (network round trip) --")
     print_table(runs, bench.columns)
-    fast, again, naive = runs
+    fast, again, *variants, naive = runs
     print(
         f"touchpoint vs naive ({bench.naive_label}): "
         f"{fast.per_second / naive.per_second:.1f}x messages/s, "
@@ -298,14 +331,21 @@ def compare(
         f"{naive.client_cpu / naive.messages / (fast.client_cpu / fast.messages):.1f}x less "
         f"client CPU per message"
     )
+    for variant in variants:
+        print(
+            f"touchpoint vs {variant.name}: "
+            f"{fast.per_second / variant.per_second:.1f}x messages/s, "
+            f"{variant.client_cpu / variant.messages / (fast.client_cpu / fast.messages):.1f}x "
+            f"less client CPU per message"
+        )
     print(
         f"second run of the same partition: {again.fetches} message fetches, "
         f"{again.written} rows written ({again.http_requests} HTTP requests in all)"
     )
-    if not (fast.messages == naive.messages == again.messages > 0):
+    if not all(r.messages == fast.messages > 0 for r in runs):
         print(
             f"MISMATCH: runs disagree on the message count "
-            f"({fast.messages}, {again.messages}, {naive.messages})"
+            f"({', '.join(str(r.messages) for r in runs)})"
         )
         return False
     return again.fetches == 0 and again.written == 0 and fast.written == fast.messages
@@ -324,16 +364,18 @@ def main(bench: Benchmark, description: str, argv: list[str] | None) -> int:
             f"sandbox {base_url}: tenant {workload['tenants'][0]['slug']}, "
             f"{len(workload['mailboxes'])} {bench.provider} mailboxes, {total} messages on "
             f"{workload['days'][-1]} (drafts, spam/junk, trash/deleted included); "
-            "PostgreSQL warehouse"
+            f"PostgreSQL warehouse; Touchpoint syncs {args.parallel} connection(s) at once"
         )
         with throwaway_postgres() as server:
             # One untimed pass first, so no measured run pays the process's one-time costs
             # (imports, first connections, msal's discovery).
             warm_wh, warm_reg = load_registry(create_database(server, "warm_up"), workload)
-            touchpoint_run("warm-up", client, bench, base_url, workload, warm_wh, warm_reg, cpu)
+            touchpoint_run(
+                "warm-up", client, bench, base_url, workload, warm_wh, warm_reg, cpu, args.parallel
+            )
             warm_wh.dispose()
             sound = [
-                compare(bench, client, base_url, workload, server, ms, cpu)
+                compare(bench, client, base_url, workload, server, ms, cpu, args.parallel)
                 for ms in args.latency_ms
             ]
     finally:

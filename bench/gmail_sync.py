@@ -3,10 +3,12 @@
     .venv/bin/python -m bench.gmail_sync [--mailboxes 5] [--messages-per-mailbox 1100]
 
 Starts a throwaway PostgreSQL and the provider sandbox (its own process, so server work does not
-share this interpreter), then syncs the same tenant-day three times:
+share this interpreter), then syncs the same tenant-day four times:
 1. Touchpoint: list the window, messages.get(format=metadata) in batches of 50, COPY upserts;
 2. Touchpoint again on the same partition: must make zero messages.get calls;
-3. naive baseline: one messages.get(format=full) HTTP request per message, one INSERT per row.
+3. Touchpoint with googleapiclient's BatchHttpRequest framing its batches instead of
+   resources/google/batch.py (same wire format, same calls), into a fresh database;
+4. naive baseline: one messages.get(format=full) HTTP request per message, one INSERT per row.
 It prints messages/s, HTTP requests, API calls and Gmail quota units per message, and ratios.
 Client-side quota pacing is off in all runs (it would make both paths wait on the same quota
 ceiling); the quota-bound time at Gmail's 250 units/s per user is printed beside.
@@ -91,6 +93,7 @@ GMAIL = Benchmark(
         Column("quota units/msg", lambda r: f"{r.per_message(r.quota_units):.2f}"),
         Column("quota-bound s", lambda r: f"{r.quota_units / GMAIL_USER_QUOTA:.1f}"),
     ),
+    variants=(("googleapiclient batches", {"batch_framing": "library"}),),
 )
 
 if __name__ == "__main__":

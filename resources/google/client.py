@@ -188,7 +188,12 @@ class GoogleApiSession:
         BatchHttpRequest would otherwise refresh through a fresh httplib2.Http with no timeout.
         """
         if not self.credentials.valid:
-            self.credentials.refresh(google_auth_httplib2.Request(self.http))
+            self.refresh_token()
+
+    def refresh_token(self) -> None:
+        """A new access token now, e.g. after Google answered batch parts 401 (the token
+        expired while the batch was in flight)."""
+        self.credentials.refresh(google_auth_httplib2.Request(self.http))
 
     def wait_to_retry(self, attempt: int, retry_after: float | None, error: BaseException) -> None:
         """Sleeps before retry `attempt`, or raises the classified `error` if asked to wait

@@ -1,6 +1,7 @@
 """One Gmail mailbox through google-api-python-client and google-auth, behind `MailConnector`.
 
-Google's client does the wire format (discovery, OAuth refresh, multipart batches); this module
+Google's client does the wire format (discovery, OAuth refresh; multipart batches are framed by
+resources/google/batch.py, in Google's documented format, around the client's requests); this module
 adds what a sync of many mailboxes needs on top: pacing under the per-user quota, retries that
 honour Retry-After, per-message outcomes that never let one broken message sink a batch, and
 failures turned into `ConnectionFailure` with no provider text and no token in them.
@@ -19,6 +20,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest
 
+from resources.google.batch import RequestBatch
 from resources.google.client import GoogleApiSession, UndecodedJsonModel, decode_json_object
 from resources.google.errors import (
     classify,
@@ -160,6 +162,7 @@ class GoogleMailConnector:
             1, min(settings.batch_size, MAX_BATCH_SIZE, quota_units_per_second // cost)
         )
         self._max_attempts = max(1, settings.max_attempts)
+        self._batch_framing = settings.batch_framing
         self._session = GoogleApiSession(
             refresh_token, settings, stats=self.stats, units_per_window=quota_units_per_second
         )
@@ -372,7 +375,7 @@ class GoogleMailConnector:
 
         def send() -> None:
             outcomes.clear()
-            batch = BatchHttpRequest(callback=on_answer, batch_uri=self._batch_uri)
+            batch = self._new_batch(on_answer)
             for message_id in chunk:
                 batch.add(self._get_request(message_id, batched=True), request_id=message_id)
                 self.stats.count_call(GET_METHOD, QUOTA_COSTS[GET_METHOD])
@@ -386,6 +389,11 @@ class GoogleMailConnector:
             if message_id not in outcomes:
                 outcomes[message_id] = self._fetch_one(message_id)
         return outcomes
+
+    def _new_batch(self, on_answer: Callable[[str, Any, BaseException | None], None]) -> Any:
+        if self._batch_framing == "library":
+            return BatchHttpRequest(callback=on_answer, batch_uri=self._batch_uri)
+        return RequestBatch(self._batch_uri, on_answer, refresh=self._session.refresh_token)
 
     def _fetch_one(self, message_id: str) -> _Outcome:
         """A plain (unbatched) get, for messages whose batch answer could not be read."""

@@ -128,6 +128,34 @@ def test_unparseable_date_is_none_with_defect(value: str) -> None:
     assert problem is not None and problem.startswith("date: ")
 
 
+def test_the_fast_date_path_equals_email_utils_on_random_dates() -> None:
+    """Dates near and off the common form (odd years, offsets, fields, day names, -0000): the
+    fast path answers the common ones, and every answer equals the general parser's."""
+    rng = random.Random(2822)
+
+    def pick(plain: list[str], odd: list[str]) -> str:
+        return rng.choice(odd if rng.random() < 0.15 else plain)
+
+    days = (["Mon, ", "Sun, ", ""], ["Xyz, ", "mon, ", "Fri,"])
+    months = (["Jan", "Feb", "Dec"], ["dec", "Foo"])
+    years = (["2026", "1970", "9999", "0100"], ["0050", "0099", "0001", "26"])
+    times = (["00:00:00", "23:59:59", "12:34:56"], ["24:00:00", "12:60:00", "12:00:60", "12:00"])
+    offsets = (
+        ["+0000", "-0000", "+0130", "-1200", "+2359"],
+        ["-2400", "+0099", "+9999", "GMT", "+01"],
+    )
+    answered = 0
+    for _ in range(4000):
+        day = f"{rng.randint(0, 32):0{rng.choice([1, 2])}d}"
+        value = f"{pick(*days)}{day} {pick(*months)} {pick(*years)} {pick(*times)} {pick(*offsets)}"
+        fast = headers._simple_date(value)
+        if fast is not None:
+            answered += 1
+            assert (fast, None) == headers._parse_date_generally(value), value
+        assert parse_date(value) == headers._parse_date_generally(value), value
+    assert answered > 1000
+
+
 def test_message_id_forms() -> None:
     assert parse_message_id("message-id", " <a.b@c> ") == ("<a.b@c>", None)
     assert parse_message_id("in-reply-to", "<x@y> (comment) <z@w>") == ("<x@y>", None)

@@ -120,12 +120,13 @@ def test_fetches_every_message_in_batches_of_at_most_50(
     assert connector.stats.http_requests == 2 + sandbox["batch_requests"]
 
 
+@pytest.mark.parametrize("framing", ["touchpoint", "library"])
 def test_batch_parts_carry_no_token_of_their_own(
-    server: SandboxServer, mailbox: Mailbox, window: SyncWindow
+    server: SandboxServer, mailbox: Mailbox, window: SyncWindow, framing: str
 ) -> None:
     """Google applies the outer batch request's Authorization to every part, so the parts leave
     it out (less to serialise); each batch still goes out signed with the current token."""
-    connector = make_connector(server, mailbox)
+    connector = make_connector(server, mailbox, batch_framing=framing)
     ids = connector.list_message_ids(window)
     http = connector._session.http
     sent: list[tuple[Any, Any]] = []
@@ -138,7 +139,11 @@ def test_batch_parts_carry_no_token_of_their_own(
     http.request = watch  # type: ignore[method-assign]
     fetched = [m.provider_message_id for m in connector.fetch_messages(ids[:60])]
     assert fetched == ids[:60]
-    batches = [(body, headers) for body, headers in sent if body and "multipart" in str(headers)]
+    batches = [
+        (body.decode() if isinstance(body, bytes) else body, headers)
+        for body, headers in sent
+        if body and "multipart" in str(headers)
+    ]
     assert len(batches) == 2
     token = connector._credentials.token
     # The first batch takes the room the listing left in the quota window, so sizes vary.
@@ -233,10 +238,13 @@ def test_revoked_mid_run_is_invalid_credentials(
     assert_leaks_nothing(caught.value, mailbox.refresh_token, access_token, GOOGLE_CLIENT_SECRET)
 
 
+@pytest.mark.parametrize("framing", ["touchpoint", "library"])
 def test_expired_access_token_is_refreshed_and_nothing_lost(
-    server: SandboxServer, mailbox: Mailbox, window: SyncWindow
+    server: SandboxServer, mailbox: Mailbox, window: SyncWindow, framing: str
 ) -> None:
-    connector = make_connector(server, mailbox)
+    """The sandbox answers each batch part 401, as Google does; both framings refresh once
+    and send those parts again."""
+    connector = make_connector(server, mailbox, batch_framing=framing)
     ids = connector.list_message_ids(window)
     server.state.expire_access_tokens(mailbox.address)
     fetched = [m.provider_message_id for m in connector.fetch_messages(ids)]
@@ -286,6 +294,35 @@ class RecordingSleep:
     def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
         time.sleep(seconds)
+
+
+def test_our_batch_framing_answers_as_the_librarys(
+    workload: Workload, server: SandboxServer, window: SyncWindow
+) -> None:
+    """Same ids, same faults (a vanished message, broken payloads, throttled parts): our
+    framing (resources/google/batch.py) and googleapiclient's BatchHttpRequest yield the same
+    messages, errors and vanished ids, with the same API calls."""
+    mailbox = workload.mailboxes[1]
+    ids = truth_message_ids(server, mailbox, window)[:120]
+    server.state.delete_message(mailbox.address, ids[7])
+    results = {}
+    for framing in ("touchpoint", "library"):
+        server.state.set_fault(mailbox.address, "malformed", ids=ids[10:14], variant="invalid_json")
+        server.state.set_fault(mailbox.address, "rate_limit", retry_after=0, count=9)
+        connector = make_connector(server, mailbox, batch_framing=framing, sleep=RecordingSleep())
+        fetched = list(connector.fetch_messages(ids))
+        server.state.clear_faults(mailbox.address)
+        results[framing] = (
+            [(m.provider_message_id, m.payload, m.error) for m in fetched],
+            connector.vanished_message_ids,
+            connector.stats.api_calls,
+        )
+    ours, library = results["touchpoint"], results["library"]
+    assert ours == library
+    messages, vanished, _ = ours
+    assert vanished == [ids[7]]
+    assert [error for _, _, error in messages].count("invalid_json") == 4
+    assert len(messages) == len(ids) - 1
 
 
 def test_429_storm_with_retry_after_loses_nothing(
@@ -502,11 +539,13 @@ def test_malformed_message_never_sinks_its_batch(
             assert isinstance(parse_gmail_message(fetched[other]), EmailRecord)
 
 
+@pytest.mark.parametrize("framing", ["touchpoint", "library"])
 def test_broken_json_splitting_a_utf8_character_is_still_isolated(
-    workload: Workload, server: SandboxServer
+    workload: Workload, server: SandboxServer, framing: str
 ) -> None:
-    """A truncated part can leave the whole multipart answer invalid UTF-8, which the Google
-    client cannot read at all; the batch's messages are then fetched one by one."""
+    """A truncated part can leave the whole multipart answer invalid UTF-8. Our framing reads
+    the answer as bytes, so only that part is bad; googleapiclient's cannot read the answer at
+    all, and the batch's messages are then fetched one by one."""
     mailbox = workload.mailboxes[2]
     injected = []
     for prefix in range(4):
@@ -517,13 +556,14 @@ def test_broken_json_splitting_a_utf8_character_is_still_isolated(
         injected.append(server.state.inject_raw(mailbox.address, raw)["id"])
     fine = [row["id"] for row in server.state.truth(mailbox.address)[:6]]
     server.state.set_fault(mailbox.address, "malformed", ids=injected, variant="invalid_json")
-    connector = make_connector(server, mailbox)
+    connector = make_connector(server, mailbox, batch_framing=framing)
     fetched = {m.provider_message_id: m for m in connector.fetch_messages(injected + fine)}
     assert list(fetched) == injected + fine
     assert [fetched[i].error for i in injected] == ["invalid_json"] * 4
     assert all(fetched[i].payload is not None for i in fine)
-    # one of the four shifted texts always cuts a character in two: 10 single gets followed
-    assert connector.stats.http_requests == 1 + 1 + 10
+    # A token, the batch, and with the library's framing 10 single gets: one of the four
+    # shifted texts always cuts a character in two.
+    assert connector.stats.http_requests == 1 + 1 + (10 if framing == "library" else 0)
 
 
 # ---- the Dagster resource ---------------------------------------------------------------------
