@@ -19,10 +19,11 @@ from vocabulary.text import safe_excerpt
 
 RAW_EMAIL_KEY = (*CONNECTION_KEY, "provider_message_id")
 
-WRITE_BATCH_ROWS = 20_000
-"""Rows per write: past ~10,000 the load rate barely grows (docs/benchmarks.md, write path)."""
+WRITE_BATCH_ROWS = 5_000
+"""Rows per write: 0.91x a raw COPY where 20,000 reached 0.95x (docs/benchmarks.md, write path),
+for a quarter of the memory: ~8 MiB a connection, ~160 MiB for a run's 20 connections at once."""
 
-WRITE_BATCH_TEXT_BYTES = 32 * 2**20
+WRITE_BATCH_TEXT_BYTES = 8 * 2**20
 """Text per write (subjects, addresses, ids): bounds a batch of messages with huge recipient
 lists, which the row count alone would not."""
 
