@@ -1,10 +1,10 @@
 """Google's batch wire format for requests google-api-python-client built.
 
 googleapiclient's `BatchHttpRequest` frames each part through `email.generator` and parses the
-answer with `email.feedparser`: about 0.13 ms of CPU per message, 40% of the Gmail sync's whole
-client cost. `RequestBatch` writes and reads the same documented multipart/mixed format
-(https://developers.google.com/gmail/api/guides/batch) directly and keeps everything else the
-library's: the discovery-built `HttpRequest` (its method, uri, headers, body and `postproc`, the
+answer with `email.feedparser`: about 0.19 ms of CPU per message, half the Gmail sync's client
+cost (docs/benchmarks.md). `RequestBatch` writes and reads the same documented multipart/mixed
+format (https://developers.google.com/gmail/api/guides/batch) directly and keeps everything else
+the library's: the discovery-built `HttpRequest` (its method, uri, headers, body and `postproc`, the
 model that reads each answer), the authorised transport and `HttpError` / `BatchError`.
 
 The contract is `BatchHttpRequest`'s, so the two are interchangeable
@@ -108,7 +108,7 @@ class RequestBatch:
         body = request.body
         if isinstance(body, str):
             body = body.encode("utf-8")
-        if body is not None:
+        if body is not None and "content-length" not in headers:
             lines.append(f"content-length: {len(body)}")
         head = "\r\n".join(lines)
         # A CR or LF inside a header value would start a header (or a part) of its own.

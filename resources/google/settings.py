@@ -52,7 +52,7 @@ class GoogleSettings:
     """When the pacer charges a call (resources/rate_limit.py); "answer" is the old, slower way."""
     batch_framing: BatchFraming = "touchpoint"
     """Who writes and reads Gmail's multipart batches (resources/google/batch.py): "library" is
-    googleapiclient's BatchHttpRequest, the same wire format at about 3x the CPU."""
+    googleapiclient's BatchHttpRequest, the same wire format at about twice the sync's CPU."""
     max_attempts: int = 8
     max_retry_wait_seconds: float = 60.0
     timeout_seconds: float = 30.0
