@@ -6,6 +6,9 @@ resource hands out, so they test without Dagster.
 
 from __future__ import annotations
 
+import os
+from typing import get_args
+
 import dagster as dg
 from pydantic import Field
 
@@ -15,8 +18,11 @@ from resources.google.settings import (
     ENV_VARS,
     GMAIL_QUOTA_UNITS_PER_SECOND,
     MAX_BATCH_SIZE,
+    OPTIONAL_ENV_VARS,
+    BatchFraming,
     GoogleSettings,
 )
+from resources.rate_limit import ChargeAt
 
 
 class GoogleWorkspaceResource(dg.ConfigurableResource):
@@ -58,11 +64,31 @@ class GoogleWorkspaceResource(dg.ConfigurableResource):
         default=60.0, gt=0, description="Longest single wait before a retry."
     )
     timeout_seconds: float = Field(default=30.0, gt=0, description="HTTP timeout per request.")
+    batch_framing: BatchFraming = Field(
+        default="touchpoint",
+        description="Who frames Gmail batches: 'touchpoint' (resources/google/batch.py) or "
+        "'library' (googleapiclient's BatchHttpRequest, same wire format, more CPU).",
+    )
+    quota_charge_at: ChargeAt = Field(
+        default="send",
+        description="When the pacer charges a call: 'send' or 'answer' (slower, never early).",
+    )
 
     @classmethod
     def from_env(cls) -> GoogleWorkspaceResource:
-        """The deployment's resource: the settings without defaults come from the environment."""
-        return cls(**{key: dg.EnvVar(name) for key, name in ENV_VARS.items()})
+        """The deployment's resource: the settings without defaults come from the environment,
+        and so may the switches in OPTIONAL_ENV_VARS; a value they do not know is one clear
+        error at load."""
+        switches = {}
+        for key, name in OPTIONAL_ENV_VARS.items():
+            value = os.environ.get(name, "").strip()
+            if not value:
+                continue
+            allowed = get_args(cls.model_fields[key].annotation)
+            if value not in allowed:
+                raise ValueError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+            switches[key] = value
+        return cls(**{key: dg.EnvVar(name) for key, name in ENV_VARS.items()}, **switches)
 
     def settings(self) -> GoogleSettings:
         """What every Google connector of this deployment signs in and paces with."""
@@ -79,4 +105,6 @@ class GoogleWorkspaceResource(dg.ConfigurableResource):
             max_attempts=self.max_attempts,
             max_retry_wait_seconds=self.max_retry_wait_seconds,
             timeout_seconds=self.timeout_seconds,
+            batch_framing=self.batch_framing,
+            quota_charge_at=self.quota_charge_at,
         )

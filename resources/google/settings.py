@@ -29,6 +29,12 @@ ENV_VARS = {
 }
 """Where a deployment puts the settings that have no default."""
 
+OPTIONAL_ENV_VARS = {
+    "batch_framing": "TOUCHPOINT_GOOGLE_BATCH_FRAMING",
+    "quota_charge_at": "TOUCHPOINT_GOOGLE_QUOTA_CHARGE_AT",
+}
+"""Switches a deployment may flip without a code change (unset: the default)."""
+
 
 @dataclass(frozen=True)
 class GoogleSettings:

@@ -19,7 +19,7 @@ from resources.google.kit import GOOGLE
 from resources.google.mail_connector import GoogleMailConnector
 from resources.google.mail_parsing import parse_gmail_message
 from resources.google.resource import GoogleWorkspaceResource
-from resources.google.settings import GoogleSettings
+from resources.google.settings import GoogleSettings, sandbox_env
 from sandbox.server import SandboxServer
 from sandbox.workload.generate import generate_workload
 from sandbox.workload.model import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, Mailbox, Workload
@@ -589,6 +589,31 @@ def test_resource_hands_out_working_connectors(
     assert sorted(ids) == sorted(truth_message_ids(server, mailbox, window))
     assert len(list(connector.fetch_messages(ids))) == len(ids)
     assert mailbox_stats(server, mailbox)["largest_batch"] == 25
+
+
+def test_deployment_switches_come_from_the_environment(
+    server: SandboxServer, mailbox: Mailbox, window: SyncWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator can go back to googleapiclient's batch framing and to answer-time charging
+    without a code change; a value the switch does not know stops the load with its name."""
+    for name, value in sandbox_env(server.base_url, GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TOUCHPOINT_GOOGLE_BATCH_FRAMING", "library")
+    monkeypatch.setenv("TOUCHPOINT_GOOGLE_QUOTA_CHARGE_AT", "answer")
+    settings = GoogleWorkspaceResource.from_env().process_config_and_initialize().settings()
+    assert (settings.batch_framing, settings.quota_charge_at) == ("library", "answer")
+    connector = GOOGLE.mail_connector(
+        settings, MailboxCredentials(mailbox.address, mailbox.refresh_token)
+    )
+    ids = connector.list_message_ids(window)
+    assert len(list(connector.fetch_messages(ids))) == len(ids)
+    monkeypatch.delenv("TOUCHPOINT_GOOGLE_BATCH_FRAMING")
+    monkeypatch.delenv("TOUCHPOINT_GOOGLE_QUOTA_CHARGE_AT")
+    settings = GoogleWorkspaceResource.from_env().process_config_and_initialize().settings()
+    assert (settings.batch_framing, settings.quota_charge_at) == ("touchpoint", "send")
+    monkeypatch.setenv("TOUCHPOINT_GOOGLE_BATCH_FRAMING", "fast")
+    with pytest.raises(ValueError, match="TOUCHPOINT_GOOGLE_BATCH_FRAMING='fast'"):
+        GoogleWorkspaceResource.from_env()
 
 
 def test_resource_has_no_default_provider_url() -> None:
